@@ -1,0 +1,83 @@
+# my_shmem — top-level build.
+#
+#   make run      boot a QEMU guest, load the module, run the thesis' writer and reader
+#   make check    host checks, then the selftests in QEMU on {x86_64,aarch64} x {6.1,6.12}
+#   make bench    first-touch benchmark in the guest (JSON under build/bench/)
+#   make lint     checkpatch --strict and sparse over kmod/
+#   make module   build kmod/ against the running kernel (or KDIR=...) — for a real board
+#
+# Everything fetched or built from outside the repo is cached in
+# $(MY_SHMEM_CACHE) (default ~/.cache/my_shmem); build output goes to build/.
+
+REPO := $(CURDIR)
+BUILD := $(REPO)/build
+SHELL := /bin/bash
+
+GUEST_ARCH ?= aarch64
+GUEST_KERNEL ?= 6.1
+ARCH_GUEST := $(GUEST_ARCH)
+
+KARCH_x86_64 := x86_64
+KARCH_aarch64 := arm64
+CROSS_x86_64 := $(if $(filter x86_64,$(shell uname -m)),,x86_64-linux-gnu-)
+CROSS_aarch64 := $(if $(filter aarch64,$(shell uname -m)),,aarch64-linux-gnu-)
+
+KMOD_SRC := $(wildcard kmod/*.c kmod/*.h kmod/Kbuild) uapi/linux/my_shmem.h
+KMOD_OUT := $(BUILD)/$(GUEST_ARCH)-$(GUEST_KERNEL)
+GUEST_BIN := $(BUILD)/$(GUEST_ARCH)/bin
+
+CXXFLAGS_USER := -std=c++20 -O2 -g -Wall -Wextra -Werror
+
+.PHONY: all run check bench lint module guest-prep guest-module guest-bins deps clean help
+
+all: module
+
+help:
+	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
+
+deps:
+	scripts/install-deps
+
+# --- on a real machine: the module against the running kernel ------------------
+module:
+	$(MAKE) -C kmod $(if $(KDIR),KDIR=$(KDIR))
+
+# --- for a guest: called by scripts/vm-run with KDIR/KREL of the guest kernel ---
+guest-prep: guest-module guest-bins
+
+guest-module: $(KMOD_OUT)/kmod/my_shmem.ko
+
+$(KMOD_OUT)/kmod/my_shmem.ko: $(KMOD_SRC) kmod/Makefile
+	@test -n "$(KDIR)" || { echo "guest-prep: KDIR is not set (scripts/vm-run sets it from scripts/kernel-fetch)" >&2; exit 2; }
+	@mkdir -p $(KMOD_OUT)/kmod $(KMOD_OUT)/uapi/linux
+	@cp kmod/*.c kmod/*.h kmod/Kbuild $(KMOD_OUT)/kmod/
+	@cp uapi/linux/my_shmem.h $(KMOD_OUT)/uapi/linux/
+	$(MAKE) -s -C $(KDIR) M=$(KMOD_OUT)/kmod ARCH=$(KARCH_$(GUEST_ARCH)) \
+		CROSS_COMPILE=$(CROSS_$(GUEST_ARCH)) W=1 KCFLAGS=-Werror modules
+
+guest-bins: $(GUEST_BIN)/my_shmem-workload
+	$(MAKE) -s -C selftests GUEST_ARCH=$(GUEST_ARCH)
+
+$(GUEST_BIN)/my_shmem-workload: userspace/workload/workload.cpp userspace/common/fd.hpp uapi/linux/my_shmem.h
+	@mkdir -p $(@D)
+	$(CROSS_$(GUEST_ARCH))g++ $(CXXFLAGS_USER) -static -o $@ $<
+
+# --- the two commands -------------------------------------------------------------
+run:
+	scripts/install-deps
+	scripts/demo --arch $(GUEST_ARCH) --kernel $(GUEST_KERNEL)
+
+check:
+	scripts/install-deps
+	scripts/check
+
+bench:
+	scripts/install-deps
+	scripts/bench --arch $(GUEST_ARCH) --kernel $(GUEST_KERNEL)
+
+lint:
+	scripts/lint
+
+clean:
+	rm -rf $(BUILD)
+	-$(MAKE) -C kmod clean 2>/dev/null

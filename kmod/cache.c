@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Software cache maintenance to the Point of Coherency, as a DMA driver runs
+ * it on a system whose devices do not snoop the CPU caches.
+ *
+ * my_shmem_dcache_clean_poc() and my_shmem_dcache_inval_poc() are ordinary,
+ * never-inlined C functions so that ftrace (function_graph) and kprobes can
+ * time them; each also emits a tracepoint with its own in-module timing.
+ * What they execute is chosen by the module parameter "backend":
+ *
+ *   insn    the module's own loop.  arm64: DC CVAC (clean) / DC CIVAC (clean
+ *           and invalidate, so that partial lines at the edges are written
+ *           back, never discarded) per line of CTR_EL0.DminLine, then DSB SY.
+ *           x86_64: CLWB (clean) / CLFLUSHOPT (invalidate), each falling back
+ *           to CLFLUSH where absent, fenced by MFENCE on both sides.
+ *   pmem    the kernel's exported arch_wb_cache_pmem() / arch_invalidate_pmem()
+ *           (on arm64 the former cleans to the Point of Persistence).
+ *   kernel  __dcache_clean_poc() / __dcache_inval_poc() exported by a kernel
+ *           carrying the patch under patches/; absent on stock kernels.
+ *   none    no instruction: what the wrapper and the tracers cost alone.
+ *
+ * Under QEMU TCG these instructions do not touch memory: the latencies
+ * measured there are emulation cost, not cache cost.
+ */
+
+#include <linux/kernel.h>
+#include <linux/ktime.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/string.h>
+
+#ifdef CONFIG_ARM64
+#include <asm/barrier.h>
+#include <asm/cpufeature.h>
+#include <asm/sysreg.h>
+#endif
+#ifdef CONFIG_X86
+#include <asm/processor.h>
+#include <asm/special_insns.h>
+#endif
+
+#include "my_shmem.h"
+#include "trace.h"
+
+typedef void (*my_shmem_range_fn)(unsigned long start, unsigned long end);
+typedef void (*my_shmem_pmem_fn)(void *addr, size_t size);
+
+static const char * const my_shmem_backend_names[MY_SHMEM_NR_BACKENDS] = {
+	[MY_SHMEM_BACKEND_NONE] = "none",
+	[MY_SHMEM_BACKEND_INSN] = "insn",
+	[MY_SHMEM_BACKEND_PMEM] = "pmem",
+	[MY_SHMEM_BACKEND_KERNEL] = "kernel",
+};
+
+static unsigned int my_shmem_backend = MY_SHMEM_BACKEND_INSN;
+static bool my_shmem_cache_ready;
+static unsigned long my_shmem_line;
+
+static my_shmem_pmem_fn my_shmem_pmem_wb, my_shmem_pmem_inval;
+static my_shmem_range_fn my_shmem_kernel_clean, my_shmem_kernel_inval;
+
+#ifdef CONFIG_ARM64
+#define MY_SHMEM_INSN_DESC	"DC CVAC / DC CIVAC + DSB SY"
+/* CTR_EL0.DminLine, bits [19:16]: log2 of the smallest D-line in words. */
+#define MY_SHMEM_CTR_DMINLINE_SHIFT	16
+
+static unsigned long my_shmem_insn_line(void)
+{
+	u64 ctr = read_sanitised_ftr_reg(SYS_CTR_EL0);
+
+	return 4UL << ((ctr >> MY_SHMEM_CTR_DMINLINE_SHIFT) & 0xf);
+}
+
+static void my_shmem_insn_clean(unsigned long start, unsigned long end)
+{
+	unsigned long p;
+
+	for (p = start & ~(my_shmem_line - 1); p < end; p += my_shmem_line)
+		asm volatile("dc cvac, %0" : : "r" (p) : "memory");
+	dsb(sy);	/* the cleans complete before anything that follows */
+}
+
+static void my_shmem_insn_inval(unsigned long start, unsigned long end)
+{
+	unsigned long p;
+
+	for (p = start & ~(my_shmem_line - 1); p < end; p += my_shmem_line)
+		asm volatile("dc civac, %0" : : "r" (p) : "memory");
+	dsb(sy);	/* the invalidations complete before any later read */
+}
+#elif defined(CONFIG_X86_64)
+#define MY_SHMEM_INSN_DESC	"CLWB / CLFLUSHOPT + MFENCE"
+
+static unsigned long my_shmem_insn_line(void)
+{
+	return boot_cpu_data.x86_clflush_size;
+}
+
+static void my_shmem_insn_clean(unsigned long start, unsigned long end)
+{
+	unsigned long p;
+
+	mb();	/* earlier stores are ordered before the write-backs */
+	for (p = start & ~(my_shmem_line - 1); p < end; p += my_shmem_line)
+		clwb((void *)p);
+	mb();	/* CLWB is weakly ordered: complete it before returning */
+}
+
+static void my_shmem_insn_inval(unsigned long start, unsigned long end)
+{
+	unsigned long p;
+
+	mb();	/* earlier stores are ordered before the flushes */
+	for (p = start & ~(my_shmem_line - 1); p < end; p += my_shmem_line)
+		clflushopt((void *)p);
+	mb();	/* CLFLUSHOPT is weakly ordered: complete it before returning */
+}
+#else
+#error "my_shmem supports arm64 and x86_64 only"
+#endif
+
+/**
+ * my_shmem_dcache_clean_poc() - write dirty lines of a range back to PoC
+ * @start: first kernel virtual address
+ * @end: address past the range
+ *
+ * Counted, and traced as my_shmem:clean with its duration.
+ */
+noinline void my_shmem_dcache_clean_poc(unsigned long start, unsigned long end)
+{
+	unsigned int backend = READ_ONCE(my_shmem_backend);
+	u64 t0 = ktime_get_ns();
+
+	switch (backend) {
+	case MY_SHMEM_BACKEND_INSN:
+		my_shmem_insn_clean(start, end);
+		break;
+	case MY_SHMEM_BACKEND_PMEM:
+		my_shmem_pmem_wb((void *)start, end - start);
+		break;
+	case MY_SHMEM_BACKEND_KERNEL:
+		my_shmem_kernel_clean(start, end);
+		break;
+	default:
+		break;
+	}
+	trace_clean(end - start, backend, ktime_get_ns() - t0);
+	atomic_long_inc(&my_shmem_counters.cleans);
+}
+EXPORT_SYMBOL_GPL(my_shmem_dcache_clean_poc);
+
+/**
+ * my_shmem_dcache_inval_poc() - invalidate a range down to PoC
+ * @start: first kernel virtual address
+ * @end: address past the range
+ *
+ * Lines only partly inside the range are cleaned before they are dropped,
+ * so no byte outside the range is lost.  Counted, and traced as
+ * my_shmem:inval with its duration.
+ */
+noinline void my_shmem_dcache_inval_poc(unsigned long start, unsigned long end)
+{
+	unsigned int backend = READ_ONCE(my_shmem_backend);
+	u64 t0 = ktime_get_ns();
+
+	switch (backend) {
+	case MY_SHMEM_BACKEND_INSN:
+		my_shmem_insn_inval(start, end);
+		break;
+	case MY_SHMEM_BACKEND_PMEM:
+		my_shmem_pmem_inval((void *)start, end - start);
+		break;
+	case MY_SHMEM_BACKEND_KERNEL:
+		my_shmem_kernel_inval(start, end);
+		break;
+	default:
+		break;
+	}
+	trace_inval(end - start, backend, ktime_get_ns() - t0);
+	atomic_long_inc(&my_shmem_counters.invals);
+}
+EXPORT_SYMBOL_GPL(my_shmem_dcache_inval_poc);
+
+static bool my_shmem_backend_available(unsigned int b)
+{
+	switch (b) {
+	case MY_SHMEM_BACKEND_PMEM:
+		return my_shmem_pmem_wb && my_shmem_pmem_inval;
+	case MY_SHMEM_BACKEND_KERNEL:
+		return my_shmem_kernel_clean && my_shmem_kernel_inval;
+	default:
+		return true;
+	}
+}
+
+static int my_shmem_backend_set(const char *val, const struct kernel_param *kp)
+{
+	int b = sysfs_match_string(my_shmem_backend_names, val);
+
+	if (b < 0)
+		return -EINVAL;
+	/* Before init, symbols are not looked up yet: init checks. */
+	if (my_shmem_cache_ready && !my_shmem_backend_available(b)) {
+		pr_info("backend %s is not available on this kernel\n",
+			my_shmem_backend_names[b]);
+		return -ENODEV;
+	}
+	WRITE_ONCE(my_shmem_backend, b);
+	if (my_shmem_cache_ready)
+		pr_info("cache maintenance backend: %s\n",
+			my_shmem_backend_names[b]);
+	return 0;
+}
+
+static int my_shmem_backend_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n",
+			  my_shmem_backend_names[READ_ONCE(my_shmem_backend)]);
+}
+
+const struct kernel_param_ops my_shmem_backend_ops = {
+	.set = my_shmem_backend_set,
+	.get = my_shmem_backend_get,
+};
+
+/* Drop the reference __symbol_get() took on the owner of @name. */
+static void my_shmem_symbol_put(void *fn, const char *name)
+{
+	if (fn)
+		__symbol_put(name);
+}
+
+/**
+ * my_shmem_cache_init() - find the backends and settle the parameter
+ *
+ * A backend asked for at load time that this kernel lacks falls back to
+ * insn, saying so in the kernel log.
+ *
+ * Return: 0.
+ */
+int my_shmem_cache_init(void)
+{
+	unsigned int want = READ_ONCE(my_shmem_backend);
+
+	my_shmem_line = my_shmem_insn_line();
+	my_shmem_pmem_wb = __symbol_get("arch_wb_cache_pmem");
+	my_shmem_pmem_inval = __symbol_get("arch_invalidate_pmem");
+	my_shmem_kernel_clean = __symbol_get("__dcache_clean_poc");
+	my_shmem_kernel_inval = __symbol_get("__dcache_inval_poc");
+
+	if (!my_shmem_backend_available(want)) {
+		pr_notice("backend %s unavailable (%s not exported by this kernel), falling back to insn\n",
+			  my_shmem_backend_names[want],
+			  want == MY_SHMEM_BACKEND_KERNEL ?
+			  "__dcache_clean_poc/__dcache_inval_poc" :
+			  "arch_wb_cache_pmem/arch_invalidate_pmem");
+		WRITE_ONCE(my_shmem_backend, MY_SHMEM_BACKEND_INSN);
+	}
+	my_shmem_cache_ready = true;
+	pr_info("cache maintenance backend: %s (insn = %s, %lu-byte lines; pmem %s; kernel %s)\n",
+		my_shmem_backend_names[READ_ONCE(my_shmem_backend)],
+		MY_SHMEM_INSN_DESC, my_shmem_line,
+		my_shmem_backend_available(MY_SHMEM_BACKEND_PMEM) ?
+		"available" : "unavailable",
+		my_shmem_backend_available(MY_SHMEM_BACKEND_KERNEL) ?
+		"available" : "unavailable");
+	return 0;
+}
+
+/**
+ * my_shmem_cache_exit() - drop the references on the looked-up functions
+ */
+void my_shmem_cache_exit(void)
+{
+	my_shmem_cache_ready = false;
+	my_shmem_symbol_put(my_shmem_kernel_inval, "__dcache_inval_poc");
+	my_shmem_symbol_put(my_shmem_kernel_clean, "__dcache_clean_poc");
+	my_shmem_symbol_put(my_shmem_pmem_inval, "arch_invalidate_pmem");
+	my_shmem_symbol_put(my_shmem_pmem_wb, "arch_wb_cache_pmem");
+}

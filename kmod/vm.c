@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Mappings of a segment: the fault handler and the VMA life cycle.
+ *
+ * A fault finds (or creates) the run backing the faulting offset and maps
+ * the whole intersection of that run with the VMA at once, so a run of
+ * 2^order pages costs one fault per VMA, whatever vm_pgoff is.  Pages are
+ * ordinary reference-counted pages inserted into a VM_MIXEDMAP VMA, so fork,
+ * mremap, partial munmap and get_user_pages() all work on them.
+ */
+
+#include <linux/ktime.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+
+#include "my_shmem.h"
+#include "trace.h"
+
+/* Pages handed to vm_insert_pages() per call (stack array). */
+#define MY_SHMEM_MAP_BATCH	32
+
+/*
+ * Map the part of run @a that lies inside @vma.  A PTE already present
+ * (another thread of this mm mapped it first) is left alone.
+ * Return: pages newly mapped, or a negative errno.
+ */
+static long my_shmem_map_run(struct vm_area_struct *vma,
+			     const struct my_shmem_alloc *a)
+{
+	pgoff_t first = max(a->start, vma->vm_pgoff);
+	pgoff_t end = min(my_shmem_alloc_end(a), vma->vm_pgoff + vma_pages(vma));
+	unsigned long addr = vma->vm_start + ((first - vma->vm_pgoff) << PAGE_SHIFT);
+	struct page *batch[MY_SHMEM_MAP_BATCH];
+	long mapped = 0;
+	pgoff_t off = first;
+
+	while (off < end) {
+		unsigned long n = min_t(unsigned long, end - off, MY_SHMEM_MAP_BATCH);
+		unsigned long i, left = n;
+		int err;
+
+		for (i = 0; i < n; i++)
+			batch[i] = nth_page(a->page, off - a->start + i);
+		err = vm_insert_pages(vma, addr, batch, &left);
+		mapped += n - left;
+		if (err == -EBUSY)
+			left--;		/* skip the PTE someone else filled */
+		else if (err)
+			return err;
+		off += n - left;
+		addr += (n - left) << PAGE_SHIFT;
+	}
+	return mapped;
+}
+
+static vm_fault_t my_shmem_fault(struct vm_fault *vmf)
+{
+	struct my_shmem_seg *seg = vmf->vma->vm_private_data;
+	struct my_shmem_alloc *a;
+	bool allocated = false;
+	u64 t0 = ktime_get_ns();
+	long mapped;
+	int err;
+
+	atomic_long_inc(&my_shmem_counters.faults);
+	a = xa_load(&seg->allocs, vmf->pgoff);
+	if (!a) {
+		err = my_shmem_seg_populate(seg, vmf->pgoff, &a, &allocated);
+		if (err == -EINTR)
+			return VM_FAULT_NOPAGE;	/* dying: nothing mapped */
+		if (err) {
+			atomic_long_inc(&my_shmem_counters.sigbus);
+			return VM_FAULT_SIGBUS;
+		}
+	}
+
+	mapped = my_shmem_map_run(vmf->vma, a);
+	if (mapped < 0)
+		return vmf_error(mapped);
+	trace_fault(vmf->pgoff, a->order, mapped, allocated, ktime_get_ns() - t0);
+	return VM_FAULT_NOPAGE;
+}
+
+static void my_shmem_vm_open(struct vm_area_struct *vma)
+{
+	atomic_long_inc(&my_shmem_counters.vmas);
+}
+
+/*
+ * Emulate the DMA sync a driver runs when a buffer is unmapped: clean every
+ * run that intersects the closing VMA to the Point of Coherency.
+ */
+static void my_shmem_vm_close(struct vm_area_struct *vma)
+{
+	struct my_shmem_seg *seg = vma->vm_private_data;
+
+	my_shmem_seg_sync(seg, vma->vm_pgoff, vma->vm_pgoff + vma_pages(vma),
+			  MY_SHMEM_SYNC_CLEAN);
+	atomic_long_dec(&my_shmem_counters.vmas);
+}
+
+static const struct vm_operations_struct my_shmem_vm_ops = {
+	.fault = my_shmem_fault,
+	.open = my_shmem_vm_open,
+	.close = my_shmem_vm_close,
+};
+
+/**
+ * my_shmem_mmap_seg() - set up a VMA over a segment
+ * @seg: the segment
+ * @vma: the new VMA
+ *
+ * Shared mappings only: a private mapping cannot be writable, now or later
+ * (copy-on-write copies would silently stop being shared).
+ *
+ * Return: 0 or -EINVAL.
+ */
+int my_shmem_mmap_seg(struct my_shmem_seg *seg, struct vm_area_struct *vma)
+{
+	if (!(vma->vm_flags & VM_SHARED)) {
+		if (vma->vm_flags & VM_WRITE)
+			return -EINVAL;
+		my_shmem_vm_flags_clear(vma, VM_MAYWRITE);
+	}
+	my_shmem_vm_flags_set(vma, VM_MIXEDMAP | VM_DONTDUMP);
+	vma->vm_private_data = seg;
+	vma->vm_ops = &my_shmem_vm_ops;
+	my_shmem_vm_open(vma);
+	return 0;
+}

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0
+// RAII owners for a file descriptor and a memory mapping, and the error type
+// every my_shmem tool reports with: what failed, on which file, and errno text.
+#pragma once
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+namespace my_shmem {
+
+// "open /dev/my_shmem: No such file or directory"
+class SysError : public std::runtime_error {
+public:
+	SysError(const std::string &what, int err)
+		: std::runtime_error(what + ": " + std::strerror(err)), err_(err) {}
+	int err() const { return err_; }
+
+private:
+	int err_;
+};
+
+class Fd {
+public:
+	Fd() = default;
+	explicit Fd(int fd) : fd_(fd) {}
+	Fd(const Fd &) = delete;
+	Fd &operator=(const Fd &) = delete;
+	Fd(Fd &&o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+	Fd &operator=(Fd &&o) noexcept
+	{
+		if (this != &o) {
+			reset();
+			fd_ = std::exchange(o.fd_, -1);
+		}
+		return *this;
+	}
+	~Fd() { reset(); }
+
+	static Fd open(const std::string &path, int flags)
+	{
+		int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+
+		if (fd < 0)
+			throw SysError("open " + path, errno);
+		return Fd(fd);
+	}
+
+	int get() const { return fd_; }
+	explicit operator bool() const { return fd_ >= 0; }
+	void reset()
+	{
+		if (fd_ >= 0)
+			::close(fd_);
+		fd_ = -1;
+	}
+
+private:
+	int fd_ = -1;
+};
+
+class Mapping {
+public:
+	Mapping() = default;
+	Mapping(void *addr, size_t len) : addr_(addr), len_(len) {}
+	Mapping(const Mapping &) = delete;
+	Mapping &operator=(const Mapping &) = delete;
+	Mapping(Mapping &&o) noexcept
+		: addr_(std::exchange(o.addr_, MAP_FAILED)), len_(std::exchange(o.len_, 0)) {}
+	Mapping &operator=(Mapping &&o) noexcept
+	{
+		if (this != &o) {
+			reset();
+			addr_ = std::exchange(o.addr_, MAP_FAILED);
+			len_ = std::exchange(o.len_, 0);
+		}
+		return *this;
+	}
+	~Mapping() { reset(); }
+
+	// mmap(2) @fd; @what names the file in the error message.
+	static Mapping map(const Fd &fd, size_t len, int prot, int flags, off_t off,
+			   const std::string &what, void *hint = nullptr)
+	{
+		void *p = ::mmap(hint, len, prot, flags, fd.get(), off);
+
+		if (p == MAP_FAILED)
+			throw SysError("mmap " + what + " (" + std::to_string(len) +
+				       " bytes at offset " + std::to_string(off) + ")", errno);
+		return Mapping(p, len);
+	}
+
+	template <typename T = unsigned char> T *data() const { return static_cast<T *>(addr_); }
+	size_t size() const { return len_; }
+	void reset()
+	{
+		if (addr_ != MAP_FAILED)
+			::munmap(addr_, len_);
+		addr_ = MAP_FAILED;
+		len_ = 0;
+	}
+
+private:
+	void *addr_ = MAP_FAILED;
+	size_t len_ = 0;
+};
+
+} // namespace my_shmem
