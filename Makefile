@@ -15,7 +15,6 @@ SHELL := /bin/bash
 
 GUEST_ARCH ?= aarch64
 GUEST_KERNEL ?= 6.1
-ARCH_GUEST := $(GUEST_ARCH)
 
 KARCH_x86_64 := x86_64
 KARCH_aarch64 := arm64
@@ -28,7 +27,7 @@ GUEST_BIN := $(BUILD)/$(GUEST_ARCH)/bin
 
 CXXFLAGS_USER := -std=c++20 -O2 -g -Wall -Wextra -Werror
 
-.PHONY: all run check bench lint module guest-prep guest-module guest-bins deps clean help
+.PHONY: FORCE all run check bench lint module guest-prep guest-module guest-bins deps clean help
 
 all: module
 
@@ -47,7 +46,12 @@ guest-prep: guest-module guest-bins
 
 guest-module: $(KMOD_OUT)/kmod/my_shmem.ko
 
-$(KMOD_OUT)/kmod/my_shmem.ko: $(KMOD_SRC) kmod/Makefile
+# Rebuild when the guest kernel release changes (the archive moved on).
+$(KMOD_OUT)/krel: FORCE
+	@mkdir -p $(@D)
+	@[ "$$(cat $@ 2>/dev/null)" = "$(KREL)" ] || echo "$(KREL)" > $@
+
+$(KMOD_OUT)/kmod/my_shmem.ko: $(KMOD_SRC) $(KMOD_OUT)/krel
 	@test -n "$(KDIR)" || { echo "guest-prep: KDIR is not set (scripts/vm-run sets it from scripts/kernel-fetch)" >&2; exit 2; }
 	@mkdir -p $(KMOD_OUT)/kmod $(KMOD_OUT)/uapi/linux
 	@cp kmod/*.c kmod/*.h kmod/Kbuild $(KMOD_OUT)/kmod/
@@ -55,10 +59,15 @@ $(KMOD_OUT)/kmod/my_shmem.ko: $(KMOD_SRC) kmod/Makefile
 	$(MAKE) -s -C $(KDIR) M=$(KMOD_OUT)/kmod ARCH=$(KARCH_$(GUEST_ARCH)) \
 		CROSS_COMPILE=$(CROSS_$(GUEST_ARCH)) W=1 KCFLAGS=-Werror modules
 
-guest-bins: $(GUEST_BIN)/my_shmem-workload
+guest-bins: $(GUEST_BIN)/my_shmem-workload $(GUEST_BIN)/my_shmem-first-touch
 	$(MAKE) -s -C selftests GUEST_ARCH=$(GUEST_ARCH)
 
+# Static, so that they run in the busybox guest and on any board.
 $(GUEST_BIN)/my_shmem-workload: userspace/workload/workload.cpp userspace/common/fd.hpp uapi/linux/my_shmem.h
+	@mkdir -p $(@D)
+	$(CROSS_$(GUEST_ARCH))g++ $(CXXFLAGS_USER) -static -o $@ $<
+
+$(GUEST_BIN)/my_shmem-first-touch: userspace/bench/first_touch.cpp userspace/common/fd.hpp uapi/linux/my_shmem.h
 	@mkdir -p $(@D)
 	$(CROSS_$(GUEST_ARCH))g++ $(CXXFLAGS_USER) -static -o $@ $<
 

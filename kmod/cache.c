@@ -23,6 +23,8 @@
  * measured there are emulation cost, not cache cost.
  */
 
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/kernel.h>
 #include <linux/ktime.h>
 #include <linux/module.h>

@@ -51,6 +51,11 @@ static void my_shmem_uncharge(unsigned long nr)
  * cgroup, falling back to lower orders when the buddy allocator cannot
  * serve a contiguous run (fragmentation).  The run is split so that each
  * page can be mapped and reference-counted on its own.
+ *
+ * Higher orders give up early (__GFP_NORETRY) since a lower order will do;
+ * order 0 tries hard but fails rather than invoking the OOM killer
+ * (__GFP_RETRY_MAYFAIL), globally or in the memory cgroup: the faulting
+ * process gets SIGBUS instead of some process getting killed.
  */
 static struct page *my_shmem_alloc_run(unsigned int *order)
 {
@@ -59,7 +64,7 @@ static struct page *my_shmem_alloc_run(unsigned int *order)
 	struct page *page;
 
 	for (;;) {
-		page = alloc_pages(o ? gfp | __GFP_NORETRY : gfp, o);
+		page = alloc_pages(gfp | (o ? __GFP_NORETRY : __GFP_RETRY_MAYFAIL), o);
 		if (page || !o)
 			break;
 		atomic_long_inc(&my_shmem_counters.order_fallbacks);
@@ -95,7 +100,8 @@ static int my_shmem_seg_grow_locked(struct my_shmem_seg *seg)
 	if (!my_shmem_charge(1UL << want))
 		return -ENOSPC;
 	err = -ENOMEM;
-	a = kmalloc(sizeof(*a), GFP_KERNEL_ACCOUNT);
+	/* Not charged: a failing charge here could invoke the memcg OOM killer. */
+	a = kmalloc(sizeof(*a), GFP_KERNEL);
 	if (!a)
 		goto err_uncharge;
 
