@@ -229,12 +229,20 @@ TEST_F(map, mremap_move_and_shrink)
 	ASSERT_EQ(moved, shrunk);
 	for (i = 0; i < 8; i++)
 		ASSERT_EQ(THESIS_PATTERN ^ i, *word(shrunk, i));
-	/* Growing again in place maps the same offsets back. */
-	shrunk = mremap(shrunk, 8 * page_size(), n * page_size(), MREMAP_MAYMOVE);
-	ASSERT_NE(MAP_FAILED, shrunk);
+	/*
+	 * Moving and growing at once maps the same offsets back.  (Growing in
+	 * place is refused with ENOMEM by 6.12, which does not extend a VMA
+	 * that has a ->close operation; 6.1 allows it.)
+	 */
+	hole = mmap(NULL, n * page_size(), PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, hole);
+	moved = mremap(shrunk, 8 * page_size(), n * page_size(),
+		       MREMAP_MAYMOVE | MREMAP_FIXED, hole);
+	ASSERT_EQ(hole, moved) TH_LOG("mremap grow: %s", strerror(errno));
 	for (i = 0; i < n; i++)
-		ASSERT_EQ(THESIS_PATTERN ^ i, *word(shrunk, i));
-	munmap(shrunk, n * page_size());
+		ASSERT_EQ(THESIS_PATTERN ^ i, *word(moved, i));
+	munmap(moved, n * page_size());
 	expect_vmas_balanced(_metadata, self->fd, &self->st0);
 }
 
