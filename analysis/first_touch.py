@@ -15,6 +15,9 @@ Figures derived, each a ratio of two numbers from the same run:
                  (target > 1: my_shmem first touch is faster than memfd's)
   vs_floor       my_shmem ns/page / in-kernel allocate+zero ns/page
                  (target <= 1.3 at order >= 4: the fault path adds little)
+  fault_vs_floor (first touch - second touch) ns/page / allocate+zero ns/page:
+                 the same without the cost of the stores themselves, which
+                 under TCG include an emulated TLB refill per page
 """
 import argparse
 import json
@@ -60,6 +63,8 @@ def analyse(records):
     for r in sorted(shmem, key=lambda r: (r['order'], r['mode'], r['size'])):
         floor = floor_ns_per_page(r)
         base = memfd.get((r['mode'], r['size']))
+        retouch = r.get('retouch_ns_per_page')
+        fault = r['ns_per_page'] - retouch if retouch is not None else None
         rows.append({
             'order': r['order'], 'mode': r['mode'], 'size': r['size'],
             'pages': r['pages'], 'ns_per_page': r['ns_per_page'],
@@ -67,6 +72,8 @@ def analyse(records):
             'floor_ns_per_page': floor,
             'vs_memfd': base / r['ns_per_page'] if base else None,
             'vs_floor': r['ns_per_page'] / floor if floor else None,
+            'retouch_ns_per_page': retouch,
+            'fault_vs_floor': fault / floor if floor and fault is not None else None,
         })
     scaling = []
     for order in sorted({r['order'] for r in rows}):
@@ -116,13 +123,15 @@ def render_markdown(result, meta):
     for k, v in meta.items():
         out.append(f'- {k}: {v}')
     out += ['', '| order | mode | size | ns/page | memfd ns/page | memfd/my_shmem '
-            '| alloc+zero ns/page | first touch / alloc+zero |',
-            '|---:|---|---:|---:|---:|---:|---:|---:|']
+            '| alloc+zero ns/page | first touch / alloc+zero | second touch ns/page '
+            '| (first - second) / alloc+zero |',
+            '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|']
     for r in result['rows']:
         out.append(f"| {r['order']} | {r['mode']} | {human_size(r['size'])} | "
                    f"{fmt(r['ns_per_page'], '.0f')} | {fmt(r['memfd_ns_per_page'], '.0f')} | "
                    f"{fmt(r['vs_memfd'])} | {fmt(r['floor_ns_per_page'], '.0f')} | "
-                   f"{fmt(r['vs_floor'])} |")
+                   f"{fmt(r['vs_floor'])} | {fmt(r['retouch_ns_per_page'], '.0f')} | "
+                   f"{fmt(r['fault_vs_floor'])} |")
     out += ['', '| order | mode | ns/page largest / smallest size |', '|---:|---|---:|']
     for s in result['size_scaling']:
         out.append(f"| {s['order']} | {s['mode']} | {s['ratio']:.2f} "
