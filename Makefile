@@ -27,7 +27,7 @@ GUEST_BIN := $(BUILD)/$(GUEST_ARCH)/bin
 
 CXXFLAGS_USER := -std=c++20 -O2 -g -Wall -Wextra -Werror
 
-.PHONY: FORCE all run check bench lint module guest-prep guest-module guest-bins deps clean help
+.PHONY: FORCE anchor all run check bench lint module guest-prep guest-module guest-bins deps clean help
 
 all: module
 
@@ -59,7 +59,7 @@ $(KMOD_OUT)/kmod/my_shmem.ko: $(KMOD_SRC) $(KMOD_OUT)/krel
 	$(MAKE) -s -C $(KDIR) M=$(KMOD_OUT)/kmod ARCH=$(KARCH_$(GUEST_ARCH)) \
 		CROSS_COMPILE=$(CROSS_$(GUEST_ARCH)) W=1 KCFLAGS=-Werror modules
 
-guest-bins: $(GUEST_BIN)/my_shmem-workload $(GUEST_BIN)/my_shmem-first-touch
+guest-bins: $(GUEST_BIN)/my_shmem-workload $(GUEST_BIN)/my_shmem-first-touch $(GUEST_BIN)/my_shmem-cmo-anchor
 	$(MAKE) -s -C selftests GUEST_ARCH=$(GUEST_ARCH)
 
 # Static, so that they run in the busybox guest and on any board.
@@ -70,6 +70,17 @@ $(GUEST_BIN)/my_shmem-workload: userspace/workload/workload.cpp userspace/common
 $(GUEST_BIN)/my_shmem-first-touch: userspace/bench/first_touch.cpp userspace/common/fd.hpp uapi/linux/my_shmem.h
 	@mkdir -p $(@D)
 	$(CROSS_$(GUEST_ARCH))g++ $(CXXFLAGS_USER) -static -o $@ $<
+
+$(GUEST_BIN)/my_shmem-cmo-anchor: userspace/anchor/cmo_bench.cpp
+	@mkdir -p $(@D)
+	$(CROSS_$(GUEST_ARCH))g++ $(CXXFLAGS_USER) -static -o $@ $<
+
+# The physical anchor, for the machine make runs on.
+anchor: $(BUILD)/host/bin/my_shmem-cmo-anchor
+
+$(BUILD)/host/bin/my_shmem-cmo-anchor: userspace/anchor/cmo_bench.cpp
+	@mkdir -p $(@D)
+	g++ $(CXXFLAGS_USER) -o $@ $<
 
 # --- the two commands -------------------------------------------------------------
 run:
