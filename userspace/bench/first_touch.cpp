@@ -104,7 +104,7 @@ int main(int argc, char **argv)
 		off_t off = fresh_offset(target, fd, psz);
 		Mapping m = Mapping::map(fd, size, PROT_READ | PROT_WRITE, MAP_SHARED, off,
 					 target == "memfd" ? std::string("memfd") : device);
-		volatile unsigned char *p = m.data();
+		volatile unsigned char *p = m.data<unsigned char>();
 
 		auto touch = [&](unsigned char v) {
 			auto t0 = std::chrono::steady_clock::now();

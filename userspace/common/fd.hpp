@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -32,13 +33,11 @@ public:
 	explicit Fd(int fd) : fd_(fd) {}
 	Fd(const Fd &) = delete;
 	Fd &operator=(const Fd &) = delete;
-	Fd(Fd &&o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+	Fd(Fd &&o) noexcept : fd_(o.release()) {}
 	Fd &operator=(Fd &&o) noexcept
 	{
-		if (this != &o) {
-			reset();
-			fd_ = std::exchange(o.fd_, -1);
-		}
+		if (this != &o)
+			reset(o.release());
 		return *this;
 	}
 	~Fd() { reset(); }
@@ -52,32 +51,34 @@ public:
 		return Fd(fd);
 	}
 
-	int get() const { return fd_; }
-	explicit operator bool() const { return fd_ >= 0; }
-	void reset()
+	int get() const noexcept { return fd_; }
+	explicit operator bool() const noexcept { return fd_ >= 0; }
+	int release() noexcept { return std::exchange(fd_, -1); }
+	void reset(int fd = -1) noexcept
 	{
 		if (fd_ >= 0)
 			::close(fd_);
-		fd_ = -1;
+		fd_ = fd;
 	}
 
 private:
 	int fd_ = -1;
 };
 
+// An mmap()ed range, unmapped on destruction; empty when addr is nullptr.
 class Mapping {
 public:
 	Mapping() = default;
-	Mapping(void *addr, size_t len) : addr_(addr), len_(len) {}
+	Mapping(void *addr, size_t len) noexcept : addr_(addr), len_(len) {}
 	Mapping(const Mapping &) = delete;
 	Mapping &operator=(const Mapping &) = delete;
 	Mapping(Mapping &&o) noexcept
-		: addr_(std::exchange(o.addr_, MAP_FAILED)), len_(std::exchange(o.len_, 0)) {}
+		: addr_(std::exchange(o.addr_, nullptr)), len_(std::exchange(o.len_, 0)) {}
 	Mapping &operator=(Mapping &&o) noexcept
 	{
 		if (this != &o) {
 			reset();
-			addr_ = std::exchange(o.addr_, MAP_FAILED);
+			addr_ = std::exchange(o.addr_, nullptr);
 			len_ = std::exchange(o.len_, 0);
 		}
 		return *this;
@@ -96,18 +97,22 @@ public:
 		return Mapping(p, len);
 	}
 
-	template <typename T = unsigned char> T *data() const { return static_cast<T *>(addr_); }
-	size_t size() const { return len_; }
-	void reset()
+	template <typename T = std::byte> T *data() const noexcept
 	{
-		if (addr_ != MAP_FAILED)
+		return static_cast<T *>(addr_);
+	}
+	size_t size() const noexcept { return len_; }
+	explicit operator bool() const noexcept { return addr_ != nullptr; }
+	void reset() noexcept
+	{
+		if (addr_)
 			::munmap(addr_, len_);
-		addr_ = MAP_FAILED;
+		addr_ = nullptr;
 		len_ = 0;
 	}
 
 private:
-	void *addr_ = MAP_FAILED;
+	void *addr_ = nullptr;
 	size_t len_ = 0;
 };
 
