@@ -216,6 +216,35 @@ TEST_F(params, cap_sigbus)
 	munmap((void *)p, 2 * allowed * page_size());
 }
 
+/* The alloc and fault tracepoints fire with the run's offset and order. */
+TEST_F(params, alloc_and_fault_tracepoints)
+{
+	unsigned long base;
+	uint32_t *p;
+	char needle[96];
+
+	ASSERT_EQ(0, set_order(3));
+	base = frontier(self->fd);
+	p = map_pages(self->fd, base, 16, PROT_READ | PROT_WRITE);
+	ASSERT_NE(MAP_FAILED, p);
+	if (!trace_event_on("alloc", true) || !trace_event_on("fault", true))
+		SKIP(goto out, "no tracefs at %s", TRACEFS);
+	p[0] = THESIS_PATTERN;
+	p[8 * page_size() / sizeof(*p)] = THESIS_PATTERN;
+	trace_event_on("alloc", false);
+	trace_event_on("fault", false);
+	snprintf(needle, sizeof(needle), "alloc: pgoff=%lu order=3 pages=8 ns=", base);
+	EXPECT_EQ(1, trace_count(needle));
+	snprintf(needle, sizeof(needle), "alloc: pgoff=%lu order=3 pages=8 ns=", base + 8);
+	EXPECT_EQ(1, trace_count(needle));
+	snprintf(needle, sizeof(needle), "fault: pgoff=%lu order=3 mapped=8 allocated=1 ns=",
+		 base + 8);
+	EXPECT_EQ(1, trace_count(needle));
+	EXPECT_EQ(2, trace_count("fault: pgoff="));
+out:
+	munmap(p, 16 * page_size());
+}
+
 struct toucher {
 	uint32_t *p;
 	unsigned long pages;

@@ -15,16 +15,36 @@ static int delete_module(const char *name)
 	return syscall(__NR_delete_module, name, O_NONBLOCK);
 }
 
-static int load_module(const char *path)
+static int load_module(const char *path, const char *params)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	int ret;
 
 	if (fd < 0)
 		return -1;
-	ret = syscall(__NR_finit_module, fd, "", 0);
+	ret = syscall(__NR_finit_module, fd, params, 0);
 	close(fd);
 	return ret;
+}
+
+/* Does the kernel log (read through /dev/kmsg) contain @needle? */
+static bool kmsg_contains(const char *needle)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	char rec[2048];
+	bool found = false;
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
+		if (n <= 0)
+			continue;	/* EPIPE: a record was overwritten */
+		rec[n] = '\0';
+		found |= strstr(rec, needle) != NULL;
+	}
+	close(fd);
+	return found;
 }
 
 /* A field of /proc/meminfo or /proc/vmstat, in its own unit. */
@@ -114,8 +134,38 @@ TEST(unload_refused_while_in_use_then_pages_return)
 		  kb1 - kb0 + (pcp1 - pcp0) * (page_size() / 1024));
 	EXPECT_EQ(-1, access("/sys/module/my_shmem", F_OK));
 
-	ASSERT_EQ(0, load_module(ko)) TH_LOG("insmod %s: %s", ko, strerror(errno));
+	ASSERT_EQ(0, load_module(ko, "")) TH_LOG("insmod %s: %s", ko, strerror(errno));
 	EXPECT_EQ(0, read_long(STATS_DIR "pages_in_use"));
+}
+
+/* Load-time parameters: a bad order refuses the load; an absent backend falls back. */
+TEST(load_time_parameters)
+{
+	const char *ko = getenv("MY_SHMEM_KO");
+	char buf[32];
+
+	if (!ko)
+		SKIP(return, "MY_SHMEM_KO is not set (run under scripts/vm-run)");
+	ASSERT_EQ(0, delete_module("my_shmem")) TH_LOG("rmmod: %s", strerror(errno));
+
+	EXPECT_EQ(-1, load_module(ko, "max_contiguous_alloc_order=11"));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, load_module(ko, "backend=bogus"));
+	EXPECT_EQ(EINVAL, errno);
+
+	ASSERT_EQ(0, load_module(ko, "backend=kernel max_contiguous_alloc_order=5"))
+		TH_LOG("insmod %s: %s", ko, strerror(errno));
+	EXPECT_EQ(5, param_get("max_contiguous_alloc_order"));
+	ASSERT_LT(0, read_file(PARAM_DIR "backend", buf, sizeof(buf)));
+	if (strcmp(buf, "kernel\n")) {
+		/* Stock kernel: fell back, and said so. */
+		EXPECT_STREQ("insn\n", buf);
+		EXPECT_TRUE(kmsg_contains("backend kernel unavailable"));
+	}
+	EXPECT_TRUE(kmsg_contains("cache maintenance backend: "));
+
+	ASSERT_EQ(0, delete_module("my_shmem"));
+	ASSERT_EQ(0, load_module(ko, "")) TH_LOG("insmod %s: %s", ko, strerror(errno));
 }
 
 TEST_HARNESS_MAIN
