@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Tests of analysis/report.py and analysis/smoke_check.py on a small results
+directory (fixtures/latency/run-mini: see fixtures/latency/README) copied to
+a temporary directory, plus broken variants of it."""
+import contextlib
+import csv
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+import report  # noqa: E402
+import smoke_check  # noqa: E402
+
+MINI = os.path.join(HERE, 'fixtures', 'latency', 'run-mini')
+
+
+class RunDir:
+    """A scratch copy of run-mini."""
+
+    def __enter__(self):
+        self.tmp = tempfile.mkdtemp(prefix='latency-test-')
+        self.path = os.path.join(self.tmp, 'run')
+        shutil.copytree(MINI, self.path)
+        return self.path
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.tmp)
+
+    @staticmethod
+    def edit_index(path, exp, fn):
+        p = os.path.join(path, 'raw', exp, 'index.json')
+        with open(p) as f:
+            idx = json.load(f)
+        idx = fn(idx)
+        with open(p, 'w') as f:
+            json.dump(idx, f)
+
+
+def quiet(fn, *args, **kw):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = fn(*args, **kw)
+    return rc, out.getvalue(), err.getvalue()
+
+
+class ReportTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.rd = RunDir()
+        cls.path = cls.rd.__enter__()
+        cls.summary, cls.md, cls.problems = report.run(cls.path, plots=False)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.rd.__exit__()
+
+    def rows(self, inst, op='clean'):
+        return {r['order']: r for r in self.summary['experiments']['E2'][op][inst]}
+
+    def test_exact_percentiles(self):
+        r = self.rows('ftrace')[4]           # 20, 22, 24, 26 µs
+        self.assertEqual(4, r['n'])
+        self.assertAlmostEqual(21500, r['p25'])
+        self.assertAlmostEqual(23000, r['p50'])
+        self.assertAlmostEqual(24500, r['p75'])
+        self.assertAlmostEqual(25940, r['p99'])
+        self.assertAlmostEqual(22000, self.rows('tracepoint')[4]['p50'])
+        self.assertAlmostEqual(85500, self.rows('bcc')[6]['p50'])   # 79.5 83.5 87.5 91.5
+
+    def test_histogram_percentiles(self):
+        r = self.rows('funclatency')[4]      # 4 calls in 16384..32767 ns
+        self.assertEqual('log2-histogram', r['method'])
+        self.assertAlmostEqual(16384 + 2 / 4 * 16384, r['p50'])
+        self.assertAlmostEqual(16384 + 1 / 4 * 16384, r['p25'])
+
+    def test_tlb_table(self):
+        r = self.rows('ftrace', 'tlb')[4]    # 5, 7, 9, 11 µs
+        self.assertAlmostEqual(8000, r['p50'])
+
+    def test_tracepoint_alloc_events_ignored(self):
+        self.assertEqual({4, 6}, set(self.rows('tracepoint')))
+        self.assertEqual(4, self.rows('tracepoint')[4]['n'])
+
+    def test_csv(self):
+        with open(os.path.join(self.path, 'E2.csv'), newline='') as f:
+            rows = list(csv.DictReader(f))
+        # ftrace 8 clean + 4 tlb, funclatency 8, bcc 8, tracepoint 8
+        self.assertEqual(36, len(rows))
+        self.assertEqual(list(report.CSV_FIELDS), list(rows[0]))
+        fl = [r for r in rows if r['instrument'] == 'funclatency' and r['order'] == '4']
+        self.assertEqual({('16384', '32767')}, {(r['ns'], r['ns_max']) for r in fl})
+        bcc = [r for r in rows if r['instrument'] == 'bcc' and r['order'] == '6']
+        self.assertEqual(['79500', '83500', '87500', '91500'], [r['ns'] for r in bcc])
+        self.assertEqual({'262144'}, {r['size'] for r in bcc})
+
+    def test_markdown(self):
+        md = self.md
+        self.assertIn('aarch64, kernel 6.1.0-56-arm64, backend insn', md.splitlines()[0])
+        self.assertIn('emulation cost, not cache cost', md)
+        for field in ('cpu_model', 'accelerator', 'qemu_version', 'tool: trace-cmd',
+                      'tool: funclatency', 'tool: bcc', 'n'):
+            self.assertIn(f'| {field} |', md)
+        row4 = next(l for l in md.splitlines() if l.startswith('| 4 ') and '19.22' in l)
+        cells = [c.strip() for c in row4.strip('|').split('|')]
+        self.assertEqual(['4', '21.50', '23.00', '24.50', '25.94', '4',      # ftrace
+                          '20.48', '24.58'], cells[:8])                       # funclatency
+        self.assertEqual(['19.22', '21.12', '23.65', '123.98', '100'], cells[-5:])
+        self.assertIn('## E2: TLB flush (`flush_tlb_mm_range`)', md)
+        self.assertIn('| clflushopt  | dirty | 1 MiB |   12.50 |  5.12 |', md)
+
+    def test_summary_json(self):
+        with open(os.path.join(self.path, 'summary.json')) as f:
+            s = json.load(f)
+        self.assertEqual('6.1.0-56-arm64', s['meta']['kernel'])
+        self.assertIn('emulation cost', s['caveat'])
+        self.assertEqual(21.12, s['thesis_e2_us']['4']['p50'])
+        self.assertEqual(2, len(s['anchor']['results']))
+        self.assertEqual([], s['problems'])
+
+
+class ReportErrorTest(unittest.TestCase):
+    def test_missing_meta(self):
+        with RunDir() as p:
+            os.remove(os.path.join(p, 'meta.json'))
+            rc, out, err = quiet(report.main, [p, '--no-plots'])
+            self.assertEqual(2, rc)
+            self.assertRegex(err, r'meta\.json: cannot read')
+
+    def test_bad_index(self):
+        with RunDir() as p:
+            with open(os.path.join(p, 'raw', 'E2', 'index.json'), 'w') as f:
+                f.write('[{"file": ')
+            rc, _, err = quiet(report.main, [p, '--no-plots'])
+            self.assertEqual(2, rc)
+            self.assertIn('index.json: not JSON', err)
+
+    def test_unparseable_raw_file_is_listed_and_fails(self):
+        with RunDir() as p:
+            with open(os.path.join(p, 'raw', 'E2', 'funclatency-clean-order6.txt'), 'w') as f:
+                f.write('failed to attach kprobe: -2\n')
+            rc, out, err = quiet(report.main, [p, '--no-plots'])
+            self.assertEqual(1, rc)
+            self.assertIn('funclatency-clean-order6.txt: no log2 histogram', err)
+            self.assertIn('## Problems', out)
+            rc, out, _ = quiet(smoke_check.main, [p])
+            self.assertEqual(1, rc)
+            self.assertRegex(out, r'not ok \d+ - every raw file parses')
+
+    def test_not_a_directory(self):
+        rc, _, err = quiet(report.main, ['/nonexistent/run', '--no-plots'])
+        self.assertEqual(2, rc)
+        self.assertIn('not a directory', err)
+
+
+class SmokeCheckTest(unittest.TestCase):
+    def test_passes_after_report(self):
+        with RunDir() as p:
+            quiet(report.main, [p, '--no-plots'])
+            rc, out, _ = quiet(smoke_check.main, [p])
+            self.assertEqual(0, rc, out)
+            self.assertIn('ok 4 - E2 ftrace: 12 samples', out)
+            self.assertRegex(out, r'ok \d+ - E2\.csv parses: 36 rows, 36 samples')
+            self.assertRegex(out, r'ok \d+ - E2 clean order 4: medians agree within x2 '
+                                  r'\(worst x1\.05 ftrace/tracepoint')
+            self.assertTrue(out.rstrip().endswith('1..13'), out)
+
+    def test_missing_instrument_fails(self):
+        with RunDir() as p:
+            RunDir.edit_index(p, 'E2', lambda idx: [e for e in idx if e['instrument'] != 'bcc'])
+            rc, out, _ = quiet(smoke_check.main, [p])
+            self.assertEqual(1, rc)
+            self.assertIn('not ok 6 - E2 bcc: 0 samples', out)
+
+    def test_missing_order_fails(self):
+        with RunDir() as p:
+            RunDir.edit_index(p, 'E2', lambda idx: [e for e in idx
+                                                    if e['file'] != 'ftrace-clean-order6.txt'])
+            rc, out, _ = quiet(smoke_check.main, [p])
+            self.assertEqual(1, rc)
+            self.assertIn("missing: {'ftrace': [6]}", out)
+
+    def test_disagreeing_medians_fail(self):
+        with RunDir() as p:
+            path = os.path.join(p, 'raw', 'E2', 'tracepoint-clean.txt')
+            with open(path) as f:
+                text = f.read()
+            # order 6 in-module timings x10 (e.g. a unit error): 790 .. 910 µs
+            with open(path, 'w') as f:
+                f.write(text.replace('ns=79000', 'ns=790000').replace('ns=83000', 'ns=830000')
+                        .replace('ns=87000', 'ns=870000').replace('ns=91000', 'ns=910000'))
+            rc, out, _ = quiet(smoke_check.main, [p])
+            self.assertEqual(1, rc)
+            self.assertRegex(out, r'not ok \d+ - E2 clean order 6: medians agree')
+            self.assertRegex(out, r'ok \d+ - E2 clean order 4: medians agree')
+
+    def test_histogram_bucket_counts_as_nearest_point(self):
+        # medians (value, bucket): 24576 in [16384, 32768) against 40000:
+        # nearest point 32768, ratio 40000 / 32768
+        r = smoke_check.pair_ratio((24576, (16384, 32768)), (40000, None))
+        self.assertAlmostEqual(40000 / 32768, r)
+        self.assertEqual(1.0, smoke_check.pair_ratio((24576, (16384, 32768)), (20000, None)))
+        self.assertAlmostEqual(3.0, smoke_check.pair_ratio((30, None), (10, None)))
+
+
+class PlotTest(unittest.TestCase):
+    def test_pngs_written(self):
+        if report._pyplot() is None:
+            self.skipTest('matplotlib not installed')
+        with RunDir() as p:
+            rc, out, _ = quiet(report.main, [p])
+            self.assertEqual(0, rc)
+            for name in ('E2-clean-distributions.png', 'E2-clean-vs-order.png',
+                         'E2-tlb-vs-order.png'):
+                with open(os.path.join(p, name), 'rb') as f:
+                    self.assertEqual(b'\x89PNG', f.read(4), name)
+                self.assertIn(f'({name})', out)
+
+
+if __name__ == '__main__':
+    unittest.main()
