@@ -1,7 +1,12 @@
 # my_shmem — top-level build.
 #
-#   make run      boot a QEMU guest, load the module, run the thesis' writer and reader
-#   make check    host checks, then the selftests in QEMU on {x86_64,aarch64} x {6.1,6.12}
+#   make run      the latency experiment: boot a QEMU guest (aarch64, Debian 6.1), record
+#                 cache-maintenance latencies with ftrace, bcc and tracepoints, print the
+#                 table, write results/<time>-<arch>-<kernel>/ (GUEST_ARCH, GUEST_KERNEL=6.12|rt,
+#                 N, EXPERIMENTS choose; see scripts/latency --help)
+#   make check    host checks, then the selftests in QEMU on {x86_64,aarch64} x {6.1,6.12},
+#                 and a smoke run of the latency pipeline on both arches
+#   make demo     the thesis' writer and reader over 64 pages, and the module's counters
 #   make bench    first-touch benchmark in the guest (JSON under build/bench/)
 #   make lint     checkpatch --strict and sparse over kmod/
 #   make module   build kmod/ against the running kernel (or KDIR=...) — for a real board
@@ -27,12 +32,12 @@ GUEST_BIN := $(BUILD)/$(GUEST_ARCH)/bin
 
 CXXFLAGS_USER := -std=c++20 -O2 -g -Wall -Wextra -Werror
 
-.PHONY: FORCE anchor all run check bench lint module guest-prep guest-module guest-bins deps clean help
+.PHONY: FORCE anchor all demo run check bench lint module guest-prep guest-module guest-bins deps clean help
 
 all: module
 
 help:
-	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,17p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	scripts/install-deps
@@ -84,6 +89,12 @@ $(BUILD)/host/bin/my_shmem-cmo-anchor: userspace/anchor/cmo_bench.cpp
 
 # --- the two commands -------------------------------------------------------------
 run:
+	scripts/install-deps
+	$(MAKE) -s anchor
+	GUEST_ARCH=$(GUEST_ARCH) GUEST_KERNEL=$(GUEST_KERNEL) $(if $(N),N=$(N)) \
+		$(if $(EXPERIMENTS),EXPERIMENTS=$(EXPERIMENTS)) scripts/latency
+
+demo:
 	scripts/install-deps
 	scripts/demo --arch $(GUEST_ARCH) --kernel $(GUEST_KERNEL)
 

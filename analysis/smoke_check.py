@@ -20,9 +20,13 @@ check fails, 2 when the directory cannot be read at all.  Checks:
      kprobe/kretprobe add a fixed cost per call that the tracepoint's
      in-module timing does not see (a few µs under TCG, tens of percent at
      order 4), and a histogram median is only known to a bucket a factor of
-     two wide, so a tight bound would fail on honest data; but adjacent
-     measured orders differ by 4x in size, so a factor of 2 still catches a
-     mislabelled order, a wrong unit or a parser that picked the wrong call.
+     two wide, so a tight bound would fail on honest data.  The recorders
+     also run in turn, in different time windows, on a 2-core host whose
+     other load lands on the guest's vCPUs: a loaded aarch64 run showed
+     ftrace/tracepoint ratios of 2.2 (E2 order 8) and 2.6 (E3 order 4).  So
+     the bound is a factor of 3; adjacent measured orders differ by 4x in
+     size, so it still catches a mislabelled order, a wrong unit or a parser
+     that picked the wrong call.
      Below order 4 the fixed per-call overhead dominates and no agreement is
      expected; with the `none` backend it is all there is.
 """
@@ -40,7 +44,7 @@ EXPECTED_INSTRUMENTS = ('ftrace', 'funclatency', 'bcc', 'tracepoint')
 META_FIELDS = ('kernel', 'arch', 'cpu_model', 'accelerator', 'qemu_version',
                'backend', 'n', 'tools')
 AGREE_MIN_ORDER = 4
-AGREE_RATIO = 2.0
+AGREE_RATIO = 3.0
 
 
 def median_of(s):
