@@ -28,7 +28,13 @@ check fails, 2 when the directory cannot be read at all.  Checks:
      size, so it still catches a mislabelled order, a wrong unit or a parser
      that picked the wrong call.
      Below order 4 the fixed per-call overhead dominates and no agreement is
-     expected; with the `none` backend it is all there is.
+     expected; with the `none` backend it is all there is.  Where the
+     instructions themselves are cheap to emulate (x86_64 TCG: an order-4
+     clean takes ~1.5 µs in-module) that overhead still dominates at order
+     4, so a pair outside the factor also agrees when it is within the
+     factor once each instrument's own per-call overhead -- its median with
+     the `none` backend (E5) at the same order in the same run -- is taken
+     off both medians.
 """
 import csv
 import json
@@ -56,9 +62,10 @@ def median_of(s):
     return st['p50'], None
 
 
-def pair_ratio(a, b):
-    """max/min of two medians (value, bucket); a bucketed median takes the
-    point of its bucket [lo, hi) nearest the other value."""
+def pair_points(a, b):
+    """The two medians (value, bucket) as comparable points: a bucketed
+    median takes the point of its bucket [lo, hi) nearest the other value;
+    None when two buckets overlap (indistinguishable)."""
     (va, ba), (vb, bb) = a, b
     if ba and not bb:
         va = min(max(vb, ba[0]), ba[1])
@@ -66,12 +73,45 @@ def pair_ratio(a, b):
         vb = min(max(va, bb[0]), bb[1])
     elif ba and bb:
         if ba[1] >= bb[0] and bb[1] >= ba[0]:
-            return 1.0          # overlapping buckets
+            return None         # overlapping buckets
         va, vb = (ba[1], bb[0]) if ba[1] < bb[0] else (ba[0], bb[1])
-    lo, hi = min(va, vb), max(va, vb)
+    return va, vb
+
+
+def pair_ratio(a, b):
+    """max/min of two medians (value, bucket), see pair_points()."""
+    pts = pair_points(a, b)
+    if pts is None:
+        return 1.0
+    lo, hi = min(pts), max(pts)
     if lo <= 0:
         return float('inf') if hi > 0 else 1.0
     return hi / lo
+
+
+def net_ratio(a, b, over_a, over_b):
+    """max/min of two medians (value, bucket) after taking off each
+    instrument's own per-call overhead (its none-backend median)."""
+    pts = pair_points(a, b)
+    if pts is None:
+        return 1.0
+    na, nb = max(pts[0] - over_a, 0.0), max(pts[1] - over_b, 0.0)
+    lo, hi = min(na, nb), max(na, nb)
+    if lo <= 0:
+        return float('inf') if hi > 0 else 1.0
+    return hi / lo
+
+
+def overheads(series):
+    """{(instrument, order): median ns} of the `none` backend's clean series
+    (E5): what the wrapper plus that instrument cost per call with no cache
+    instruction at all."""
+    out = {}
+    for s in series:
+        if s['backend'] == 'none' and s['op'] == 'clean' and s['order'] is not None \
+                and report.series_count(s):
+            out[(s['instrument'], s['order'])] = median_of(s)[0]
+    return out
 
 
 def agreement(series, min_order=AGREE_MIN_ORDER, ratio=AGREE_RATIO):
@@ -86,24 +126,36 @@ def agreement(series, min_order=AGREE_MIN_ORDER, ratio=AGREE_RATIO):
         if not report.series_count(s):
             continue
         groups.setdefault((s['experiment'], s['op'], s['order']), []).append(s)
+    over = overheads(series)
     out = []
     for (exp, op, order), ss in sorted(groups.items()):
         if len({s['instrument'] for s in ss}) < 2:
             continue
         meds = {s['instrument']: median_of(s) for s in ss}
-        worst, pair = 1.0, None
+        worst, pair, ok = 1.0, None, True
         names = sorted(meds)
         for i, a in enumerate(names):
             for b in names[i + 1:]:
                 r = pair_ratio(meds[a], meds[b])
+                # A pair outside the ratio still agrees when it is within the
+                # ratio once each instrument's own per-call overhead (its
+                # none-backend median at this order, same run) is taken off.
+                if r > ratio and net_ratio(meds[a], meds[b], over.get((a, order), 0.0),
+                                           over.get((b, order), 0.0)) > ratio:
+                    ok = False
                 if r > worst:
                     worst, pair = r, (a, b)
         detail = ', '.join(f'{k} {v / 1000:.2f}' + (f' [{b[0] / 1000:.1f},{b[1] / 1000:.1f})'
                                                    if b else '')
                            for k, (v, b) in sorted(meds.items()))
+        if worst > ratio and pair:
+            oa, ob = over.get((pair[0], order), 0.0), over.get((pair[1], order), 0.0)
+            detail += (f'; net of none-backend overhead ({pair[0]} {oa / 1000:.2f}, '
+                       f'{pair[1]} {ob / 1000:.2f}): '
+                       f'x{net_ratio(meds[pair[0]], meds[pair[1]], oa, ob):.2f}')
         label = (f'{exp} {op} order {order}: medians agree within x{ratio:g} '
                  f'(worst x{worst:.2f}{" " + "/".join(pair) if pair else ""}; µs: {detail})')
-        out.append((label, worst <= ratio, ''))
+        out.append((label, ok, ''))
     return out
 
 
