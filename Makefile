@@ -92,7 +92,7 @@ run:
 	scripts/install-deps
 	$(MAKE) -s anchor
 	GUEST_ARCH=$(GUEST_ARCH) GUEST_KERNEL=$(GUEST_KERNEL) $(if $(N),N=$(N)) \
-		$(if $(EXPERIMENTS),EXPERIMENTS=$(EXPERIMENTS)) scripts/latency
+		$(if $(EXPERIMENTS),EXPERIMENTS=$(EXPERIMENTS)) scripts/latency --no-deps
 
 demo:
 	scripts/install-deps
