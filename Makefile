@@ -4,8 +4,8 @@
 #                 cache-maintenance latencies with ftrace, bcc and tracepoints, print the
 #                 table, write results/<time>-<arch>-<kernel>/ (GUEST_ARCH, GUEST_KERNEL=6.12|rt,
 #                 N, EXPERIMENTS choose; see scripts/latency --help)
-#   make check    host checks, then the selftests in QEMU on {x86_64,aarch64} x {6.1,6.12}
-#   make check-latency  make check plus a smoke run of the latency pipeline on both arches
+#   make check    host checks, the selftests in QEMU on {x86_64,aarch64} x {6.1,6.12}, then a
+#                 smoke run of the latency pipeline on both arches (scripts/check --help)
 #   make demo     the thesis' writer and reader over 64 pages, and the module's counters
 #   make bench    first-touch benchmark in the guest (JSON under build/bench/)
 #   make lint     checkpatch --strict and sparse over kmod/
@@ -32,7 +32,7 @@ GUEST_BIN := $(BUILD)/$(GUEST_ARCH)/bin
 
 CXXFLAGS_USER := -std=c++20 -O2 -g -Wall -Wextra -Werror
 
-.PHONY: FORCE anchor all check-latency demo run check bench lint module guest-prep guest-module guest-bins deps clean help
+.PHONY: FORCE anchor all demo run check bench lint module guest-prep guest-module guest-bins deps clean help
 
 all: module
 
@@ -101,11 +101,6 @@ demo:
 check:
 	scripts/install-deps
 	scripts/check
-
-# make check plus the latency pipeline smoke run on both arches.
-check-latency:
-	scripts/install-deps
-	scripts/check --latency-smoke
 
 bench:
 	scripts/install-deps
