@@ -36,6 +36,7 @@ stop_bg() {
 	kids=$(descendants "$pid")
 	{
 		echo "=== $what (pid $pid) still running $timeout s after SIGINT, $(date -u +%FT%TZ)"
+		# shellcheck disable=SC2086  # $kids: a list of pids
 		ps -o pid,ppid,stat,pcpu,etime,wchan:32,args -p "$(echo "$pid" $kids | tr ' ' ,)" || true
 		for p in $pid $kids; do
 			echo "--- pid $p: kernel stack"
