@@ -2,7 +2,8 @@
 # scripts/lib/stop.sh — stop a background recorder without ever waiting forever.
 #
 # Sourced by scripts/experiment (in the target) and by its host unit test
-# scripts/tests/test-stop. Needs only bash, kill, sleep, pgrep and ps.
+# scripts/tests/test-stop, and by scripts/diag/ftrace-session-loop. Needs
+# only bash, kill, sleep, pgrep and ps.
 #
 #   descendants PID      every descendant pid of PID, deepest first
 #   stop_bg PID WHAT LOG TIMEOUT [DIAG]
@@ -13,6 +14,17 @@
 #                        the output of the function DIAG if given), send them
 #                        SIGTERM and, 10 s later, SIGKILL, and reap PID.
 #                        Status 0 if PID exited on SIGINT, 1 if it was killed.
+#   ftrace_reset T       after `trace-cmd record -k` (which leaves ftrace as
+#                        it was): tracing off, tracer nop, THEN the filters,
+#                        depth 0, tracing on, in tracefs T. This order patches
+#                        no more than the filtered call sites; trace-cmd's own
+#                        reset clears set_ftrace_filter while function_graph is
+#                        still the tracer, which patches every traceable
+#                        function of the kernel, and under QEMU MTTCG (x86_64)
+#                        that mass cross-modification of running code
+#                        livelocked the guest (both vCPUs looping through an
+#                        int3 in __rcu_read_unlock) once every few sessions
+#                        (scripts/diag/ftrace-session-loop reproduces it).
 
 descendants() {
 	local c
@@ -57,4 +69,13 @@ stop_bg() {
 	kill -KILL "$pid" $kids 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	return 1
+}
+
+ftrace_reset() {
+	echo 0 > "$1/tracing_on"
+	echo nop > "$1/current_tracer"
+	: > "$1/set_ftrace_filter"
+	: > "$1/set_graph_function"
+	echo 0 > "$1/max_graph_depth"
+	echo 1 > "$1/tracing_on"
 }
