@@ -16,6 +16,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/sizes.h>
 #include <linux/uaccess.h>
 
 #include "my_shmem.h"
@@ -54,9 +55,55 @@ MODULE_PARM_DESC(max_contiguous_alloc_order,
 		 "log2 of the pages in each new allocation, 0.."
 		 __stringify(MY_SHMEM_ORDER_LIMIT) " (default 0)");
 
-module_param_named(max_pages, my_shmem_max_pages, ulong, 0644);
+/* The default cap: half of RAM. */
+static unsigned long my_shmem_default_max_pages(void)
+{
+	return totalram_pages() / 2;
+}
+
+/* 0 means the default, at load and at run time; the cap is a long. */
+static int my_shmem_max_pages_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned long pages;
+
+	if (kstrtoul(val, 0, &pages) || pages > LONG_MAX)
+		return -EINVAL;
+	WRITE_ONCE(my_shmem_max_pages, pages ?: my_shmem_default_max_pages());
+	return 0;
+}
+
+static const struct kernel_param_ops my_shmem_max_pages_ops = {
+	.set = my_shmem_max_pages_set,
+	.get = param_get_ulong,
+};
+
+module_param_cb(max_pages, &my_shmem_max_pages_ops, &my_shmem_max_pages, 0644);
 MODULE_PARM_DESC(max_pages,
-		 "cap on device pages allocated module-wide; a fault beyond it gets SIGBUS (default: half of RAM)");
+		 "cap on device pages allocated module-wide, 1.." __stringify(LONG_MAX)
+		 "; 0 sets the default, half of RAM; a fault that cannot get one page under it gets SIGBUS");
+
+/* Segment 0's size: bounds what one far touch can allocate for everyone. */
+static unsigned long my_shmem_seg0_pages = SZ_1G >> PAGE_SHIFT;
+
+static int my_shmem_seg0_pages_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned long pages;
+
+	if (kstrtoul(val, 0, &pages) || !pages || pages > (LONG_MAX >> PAGE_SHIFT))
+		return -EINVAL;
+	WRITE_ONCE(my_shmem_seg0_pages, pages);
+	WRITE_ONCE(my_shmem_seg0.size, pages);
+	return 0;
+}
+
+static const struct kernel_param_ops my_shmem_seg0_pages_ops = {
+	.set = my_shmem_seg0_pages_set,
+	.get = param_get_ulong,
+};
+
+module_param_cb(seg0_pages, &my_shmem_seg0_pages_ops, &my_shmem_seg0_pages, 0644);
+MODULE_PARM_DESC(seg0_pages,
+		 "size of segment 0 in pages (default: 1 GiB); mmap past it fails with EINVAL, a fault past it gets SIGBUS");
 
 module_param_cb(backend, &my_shmem_backend_ops, NULL, 0644);
 MODULE_PARM_DESC(backend,
@@ -136,8 +183,8 @@ static int __init my_shmem_init(void)
 	int err;
 
 	if (!my_shmem_max_pages)
-		my_shmem_max_pages = totalram_pages() / 2;
-	my_shmem_seg_init(&my_shmem_seg0);
+		my_shmem_max_pages = my_shmem_default_max_pages();
+	my_shmem_seg_init(&my_shmem_seg0, my_shmem_seg0_pages);
 	err = my_shmem_cache_init();
 	if (err)
 		return err;
@@ -145,8 +192,9 @@ static int __init my_shmem_init(void)
 	err = misc_register(&my_shmem_misc);
 	if (err)
 		goto err_cache;
-	pr_info("ready: order %u (max %u), cap %lu pages\n",
-		my_shmem_max_order, MY_SHMEM_ORDER_LIMIT, my_shmem_max_pages);
+	pr_info("ready: order %u (max %u), cap %lu pages, segment 0 %lu pages\n",
+		my_shmem_max_order, MY_SHMEM_ORDER_LIMIT, my_shmem_max_pages,
+		my_shmem_seg0_pages);
 	return 0;
 
 err_cache:

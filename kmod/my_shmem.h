@@ -46,14 +46,22 @@ static inline pgoff_t my_shmem_alloc_end(const struct my_shmem_alloc *a)
 /**
  * struct my_shmem_seg - a shared segment (segment 0 is the global pool)
  * @allocs: page offset -> allocation backing it; readers use RCU
- * @lock: serialises allocation; protects @frontier updates
+ * @lock: serialises allocation; protects @frontier updates.  Taken once per
+ *	run, killable, and never held across anything but one allocation.
  * @frontier: first page offset not backed yet; offsets below it are backed,
- *	published with release semantics after @allocs is filled in
+ *	published with release semantics after @allocs is filled in.  Readers
+ *	look nothing up at or past it (my_shmem_seg_lookup()).
+ * @size: size in pages: a mapping may not extend past it and a fault at or
+ *	past it gets SIGBUS (segment 0: the seg0_pages parameter)
+ *
+ * Lock order: mmap lock (held by the fault path) -> @lock -> the page
+ * allocator and the xarray's own lock.
  */
 struct my_shmem_seg {
 	struct xarray allocs;
 	struct mutex lock;	/* see above */
 	pgoff_t frontier;
+	unsigned long size;
 };
 
 /**
@@ -78,10 +86,13 @@ extern unsigned long my_shmem_max_pages;
 extern const struct attribute_group *my_shmem_attr_groups[];
 
 /* segment.c */
-void my_shmem_seg_init(struct my_shmem_seg *seg);
+void my_shmem_seg_init(struct my_shmem_seg *seg, unsigned long size);
 void my_shmem_seg_destroy(struct my_shmem_seg *seg);
-int my_shmem_seg_populate(struct my_shmem_seg *seg, pgoff_t pgoff,
-			  struct my_shmem_alloc **out, bool *allocated);
+struct my_shmem_alloc *my_shmem_seg_lookup(struct my_shmem_seg *seg,
+					   pgoff_t pgoff);
+int my_shmem_seg_populate(struct my_shmem_seg *seg, struct mm_struct *mm,
+			  pgoff_t pgoff, struct my_shmem_alloc **out,
+			  bool *allocated);
 unsigned int my_shmem_seg_sync(struct my_shmem_seg *seg, pgoff_t first,
 			       pgoff_t end, unsigned int flags);
 

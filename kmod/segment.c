@@ -12,7 +12,9 @@
 
 #include <linux/gfp.h>
 #include <linux/ktime.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 
@@ -22,12 +24,14 @@
 /**
  * my_shmem_seg_init() - initialise an empty segment
  * @seg: the segment
+ * @size: size in pages; faults at or past it get SIGBUS
  */
-void my_shmem_seg_init(struct my_shmem_seg *seg)
+void my_shmem_seg_init(struct my_shmem_seg *seg, unsigned long size)
 {
 	xa_init(&seg->allocs);
 	mutex_init(&seg->lock);
 	seg->frontier = 0;
+	seg->size = size;
 }
 
 /* Reserve @nr pages against the module-wide cap. */
@@ -47,15 +51,21 @@ static void my_shmem_uncharge(unsigned long nr)
 }
 
 /*
- * Allocate 2^order zeroed pages, charged to the current task's memory
- * cgroup, falling back to lower orders when the buddy allocator cannot
- * serve a contiguous run (fragmentation).  The run is split so that each
- * page can be mapped and reference-counted on its own.
+ * Allocate and charge a run of at most 2^*@order zeroed pages: the cap is
+ * charged for the order actually tried, and a lower order is tried when the
+ * cap has no room for 2^order pages or the buddy allocator cannot serve a
+ * contiguous run (fragmentation).  The run is split so that each page can be
+ * mapped and reference-counted on its own.  The caller has made the memory
+ * cgroup of the faulting mm the active one, so __GFP_ACCOUNT charges it.
  *
  * Higher orders give up early (__GFP_NORETRY) since a lower order will do;
  * order 0 tries hard but fails rather than invoking the OOM killer
  * (__GFP_RETRY_MAYFAIL), globally or in the memory cgroup: the faulting
  * process gets SIGBUS instead of some process getting killed.
+ *
+ * Return: the first page (*@order set to the order used), or an ERR_PTR:
+ * -ENOSPC when not even one page fits under the cap, -ENOMEM when the page
+ * allocator (or the memory cgroup) refuses a single page.
  */
 static struct page *my_shmem_alloc_run(unsigned int *order)
 {
@@ -63,15 +73,22 @@ static struct page *my_shmem_alloc_run(unsigned int *order)
 	unsigned int o = *order;
 	struct page *page;
 
-	for (;;) {
+	for (;; o--) {
+		if (!my_shmem_charge(1UL << o)) {
+			if (!o)
+				return ERR_PTR(-ENOSPC);
+			continue;
+		}
 		page = alloc_pages(gfp | (o ? __GFP_NORETRY : __GFP_RETRY_MAYFAIL), o);
-		if (page || !o)
+		if (page)
 			break;
-		atomic_long_inc(&my_shmem_counters.order_fallbacks);
-		o--;
+		my_shmem_uncharge(1UL << o);
+		if (!o)
+			return ERR_PTR(-ENOMEM);
 	}
-	if (!page)
-		return NULL;
+	/* One allocation that fell back, however many orders it skipped. */
+	if (o != *order)
+		atomic_long_inc(&my_shmem_counters.order_fallbacks);
 	if (o)
 		split_page(page, o);
 	*order = o;
@@ -89,29 +106,27 @@ static void my_shmem_free_run(struct page *page, unsigned int order)
 /* Back the next run of the segment, at its frontier. */
 static int my_shmem_seg_grow_locked(struct my_shmem_seg *seg)
 {
-	unsigned int want = READ_ONCE(my_shmem_max_order);
-	unsigned int order = want;
+	unsigned int order = READ_ONCE(my_shmem_max_order);
 	struct my_shmem_alloc *a;
+	struct page *page;
 	u64 t0;
 	int err;
 
 	lockdep_assert_held(&seg->lock);
 
-	if (!my_shmem_charge(1UL << want))
-		return -ENOSPC;
-	err = -ENOMEM;
 	/* Not charged: a failing charge here could invoke the memcg OOM killer. */
 	a = kmalloc(sizeof(*a), GFP_KERNEL);
 	if (!a)
-		goto err_uncharge;
+		return -ENOMEM;
 
 	t0 = ktime_get_ns();
-	a->page = my_shmem_alloc_run(&order);
-	if (!a->page)
+	page = my_shmem_alloc_run(&order);
+	if (IS_ERR(page)) {
+		err = PTR_ERR(page);
 		goto err_free_desc;
+	}
 	trace_alloc(seg->frontier, order, ktime_get_ns() - t0);
-	/* A fallback to a lower order keeps only what it got charged. */
-	my_shmem_uncharge((1UL << want) - (1UL << order));
+	a->page = page;
 	a->order = order;
 	a->start = seg->frontier;
 
@@ -122,58 +137,97 @@ static int my_shmem_seg_grow_locked(struct my_shmem_seg *seg)
 		goto err_free_run;
 
 	atomic_long_inc(&my_shmem_counters.allocs_by_order[order]);
-	/* Pairs with smp_load_acquire() in my_shmem_seg_sync(). */
+	/* Pairs with smp_load_acquire() in my_shmem_seg_lookup(). */
 	smp_store_release(&seg->frontier, my_shmem_alloc_end(a));
 	return 0;
 
 err_free_run:
+	/*
+	 * Entries at or past the frontier are never returned by
+	 * my_shmem_seg_lookup(), so no reader can hold @a or its pages: the
+	 * part of the range that was stored can be erased and freed at once.
+	 */
 	my_shmem_xa_store_range(&seg->allocs, a->start,
 				my_shmem_alloc_end(a) - 1, NULL, GFP_KERNEL);
-	my_shmem_free_run(a->page, order);
+	my_shmem_free_run(page, order);
 	my_shmem_uncharge(1UL << order);
-	kfree(a);
-	return err;
-
 err_free_desc:
 	kfree(a);
-err_uncharge:
-	my_shmem_uncharge(1UL << want);
 	return err;
+}
+
+/**
+ * my_shmem_seg_lookup() - the run backing a page offset, if it is published
+ * @seg: the segment
+ * @pgoff: page offset
+ *
+ * Only offsets below the frontier are looked up: a run is visible once its
+ * whole range is in the index, and runs below the frontier are never freed
+ * while the segment lives, so the result stays valid without a lock.
+ *
+ * Return: the run, or NULL if @pgoff is not backed yet.
+ */
+struct my_shmem_alloc *my_shmem_seg_lookup(struct my_shmem_seg *seg,
+					   pgoff_t pgoff)
+{
+	/* Pairs with smp_store_release() in my_shmem_seg_grow_locked(). */
+	if (pgoff >= smp_load_acquire(&seg->frontier))
+		return NULL;
+	return xa_load(&seg->allocs, pgoff);
 }
 
 /**
  * my_shmem_seg_populate() - back a segment up to and including an offset
  * @seg: the segment
- * @pgoff: page offset that must be backed
+ * @mm: the address space faulting; its memory cgroup is charged
+ * @pgoff: page offset that must be backed, below the segment's size
  * @out: the allocation backing @pgoff, on success
  * @allocated: set when this call allocated anything
  *
- * Allocates runs in offset order, as many as it takes to cover @pgoff.
- * Runs already made stay when a later one fails.
+ * Allocates runs in offset order, as many as it takes to cover @pgoff, taking
+ * the segment lock once per run, so that a far offset does not keep every
+ * other faulting task waiting for all of it.  The wait for the lock and the
+ * work are killable.  Runs already made stay when a later one fails.
  *
  * Return: 0, -ENOSPC when the module-wide cap is reached, -ENOMEM when the
- * page allocator (or the memory cgroup) refuses, -EINTR on a fatal signal.
+ * page allocator (or the memory cgroup) refuses, -EFBIG when @pgoff lies
+ * past the segment's size, -EINTR on a fatal signal.
  */
-int my_shmem_seg_populate(struct my_shmem_seg *seg, pgoff_t pgoff,
-			  struct my_shmem_alloc **out, bool *allocated)
+int my_shmem_seg_populate(struct my_shmem_seg *seg, struct mm_struct *mm,
+			  pgoff_t pgoff, struct my_shmem_alloc **out,
+			  bool *allocated)
 {
+	struct mem_cgroup *memcg, *old_memcg;
+	struct my_shmem_alloc *a;
 	int err = 0;
 
-	mutex_lock(&seg->lock);
-	while (seg->frontier <= pgoff) {
+	if (pgoff >= READ_ONCE(seg->size))
+		return -EFBIG;
+	/* Charge the mm being faulted, not whoever faults it (ptrace, /proc/PID/mem). */
+	memcg = get_mem_cgroup_from_mm(mm);
+	old_memcg = set_active_memcg(memcg);
+	while (!(a = my_shmem_seg_lookup(seg, pgoff))) {
 		if (fatal_signal_pending(current)) {
 			err = -EINTR;
 			break;
 		}
-		err = my_shmem_seg_grow_locked(seg);
+		if (mutex_lock_killable(&seg->lock)) {
+			err = -EINTR;
+			break;
+		}
+		if (seg->frontier <= pgoff) {
+			err = my_shmem_seg_grow_locked(seg);
+			if (!err)
+				*allocated = true;
+		}
+		mutex_unlock(&seg->lock);
 		if (err)
 			break;
-		*allocated = true;
 		cond_resched();
 	}
-	mutex_unlock(&seg->lock);
-	if (!err)
-		*out = xa_load(&seg->allocs, pgoff);
+	set_active_memcg(old_memcg);
+	mem_cgroup_put(memcg);
+	*out = a;
 	return err;
 }
 
@@ -193,14 +247,11 @@ int my_shmem_seg_populate(struct my_shmem_seg *seg, pgoff_t pgoff,
 unsigned int my_shmem_seg_sync(struct my_shmem_seg *seg, pgoff_t first,
 			       pgoff_t end, unsigned int flags)
 {
-	/* Pairs with smp_store_release() in my_shmem_seg_grow_locked(). */
-	pgoff_t backed = smp_load_acquire(&seg->frontier);
+	struct my_shmem_alloc *a;
 	unsigned int n = 0;
 	pgoff_t off;
 
-	end = min(end, backed);
-	for (off = first; off < end; n++) {
-		struct my_shmem_alloc *a = xa_load(&seg->allocs, off);
+	for (off = first; off < end && (a = my_shmem_seg_lookup(seg, off)); n++) {
 		unsigned long kaddr = (unsigned long)page_address(a->page);
 		unsigned long kend = kaddr + (PAGE_SIZE << a->order);
 

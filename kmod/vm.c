@@ -12,6 +12,7 @@
 #include <linux/ktime.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
+#include <linux/overflow.h>
 
 #include "my_shmem.h"
 #include "trace.h"
@@ -53,6 +54,13 @@ static long my_shmem_map_run(struct vm_area_struct *vma,
 	return mapped;
 }
 
+/*
+ * Every fault that maps nothing is VM_FAULT_SIGBUS, never VM_FAULT_NOPAGE
+ * (a fault from a uaccess in the kernel would be retried forever) nor
+ * VM_FAULT_OOM (this memory is not the OOM killer's business, and on 6.1 it
+ * "leaks out" to the arch fault handler, which retries).  A task with a
+ * fatal signal pending dies of that signal; its uaccess gets -EFAULT.
+ */
 static vm_fault_t my_shmem_fault(struct vm_fault *vmf)
 {
 	struct my_shmem_seg *seg = vmf->vma->vm_private_data;
@@ -63,22 +71,25 @@ static vm_fault_t my_shmem_fault(struct vm_fault *vmf)
 	int err;
 
 	atomic_long_inc(&my_shmem_counters.faults);
-	a = xa_load(&seg->allocs, vmf->pgoff);
+	a = my_shmem_seg_lookup(seg, vmf->pgoff);
 	if (!a) {
-		err = my_shmem_seg_populate(seg, vmf->pgoff, &a, &allocated);
+		err = my_shmem_seg_populate(seg, vmf->vma->vm_mm, vmf->pgoff,
+					    &a, &allocated);
 		if (err == -EINTR)
-			return VM_FAULT_NOPAGE;	/* dying: nothing mapped */
-		if (err) {
-			atomic_long_inc(&my_shmem_counters.sigbus);
-			return VM_FAULT_SIGBUS;
-		}
+			return VM_FAULT_SIGBUS;	/* dying: SIGKILL wins */
+		if (err)
+			goto sigbus;
 	}
 
 	mapped = my_shmem_map_run(vmf->vma, a);
 	if (mapped < 0)
-		return vmf_error(mapped);
+		goto sigbus;
 	trace_fault(vmf->pgoff, a->order, mapped, allocated, ktime_get_ns() - t0);
 	return VM_FAULT_NOPAGE;
+
+sigbus:
+	atomic_long_inc(&my_shmem_counters.sigbus);
+	return VM_FAULT_SIGBUS;
 }
 
 static void my_shmem_vm_open(struct vm_area_struct *vma)
@@ -111,12 +122,18 @@ static const struct vm_operations_struct my_shmem_vm_ops = {
  * @vma: the new VMA
  *
  * Shared mappings only: a private mapping cannot be writable, now or later
- * (copy-on-write copies would silently stop being shared).
+ * (copy-on-write copies would silently stop being shared).  The mapping must
+ * lie inside the segment's size.
  *
  * Return: 0 or -EINVAL.
  */
 int my_shmem_mmap_seg(struct my_shmem_seg *seg, struct vm_area_struct *vma)
 {
+	unsigned long end;
+
+	if (check_add_overflow(vma->vm_pgoff, vma_pages(vma), &end) ||
+	    end > READ_ONCE(seg->size))
+		return -EINVAL;
 	if (!(vma->vm_flags & VM_SHARED)) {
 		if (vma->vm_flags & VM_WRITE)
 			return -EINVAL;

@@ -264,11 +264,18 @@ TEST_F(map, private_writable_refused)
 	expect_vmas_balanced(_metadata, self->fd, &self->st0);
 }
 
-/* A read-only shared mapping cannot be made writable either way round. */
+/*
+ * Read-only access stays read-only: a write through a PROT_READ shared
+ * mapping raises SIGSEGV (while the same page written through a writable
+ * mapping is seen through it), and an fd opened O_RDONLY can neither map
+ * the device writable nor mprotect() a mapping to writable.
+ */
 TEST_F(map, read_only_shared)
 {
 	unsigned long base;
 	uint32_t *rw, *ro;
+	int rdonly, status;
+	pid_t pid;
 
 	base = frontier(self->fd);
 	rw = map_pages(self->fd, base, 1, PROT_READ | PROT_WRITE);
@@ -277,6 +284,29 @@ TEST_F(map, read_only_shared)
 	ASSERT_NE(MAP_FAILED, ro);
 	*rw = THESIS_PATTERN;
 	EXPECT_EQ(THESIS_PATTERN, *ro);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		*(volatile uint32_t *)ro = 0;
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV)
+		TH_LOG("a write through a PROT_READ mapping: status %#x", status);
+	EXPECT_EQ(THESIS_PATTERN, *ro);
+
+	rdonly = open(MY_SHMEM_DEVICE, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, rdonly);
+	EXPECT_EQ(MAP_FAILED, map_pages(rdonly, base, 1, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+	munmap(ro, page_size());
+	ro = map_pages(rdonly, base, 1, PROT_READ);
+	ASSERT_NE(MAP_FAILED, ro);
+	EXPECT_EQ(-1, mprotect(ro, page_size(), PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(THESIS_PATTERN, *ro);
+	close(rdonly);
 	munmap(ro, page_size());
 	munmap(rw, page_size());
 }

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Memory cgroup: device pages are charged to the faulting task's cgroup,
- * and a fault over the cgroup's limit gets SIGBUS, not the OOM killer.
+ * Memory cgroup: device pages are charged to the cgroup of the mm being
+ * faulted (the faulting task's own, unless another process faults it
+ * remotely), and a fault over the cgroup's limit gets SIGBUS, not the OOM
+ * killer.
  */
 #define _GNU_SOURCE
 #include <sys/mount.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
@@ -119,6 +122,68 @@ TEST_SIGNAL(cgroup_limit_sigbus, SIGBUS)
 	for (i = 1; i < n; i++)
 		p[i * page_size() / sizeof(*p)] = THESIS_PATTERN;
 	TH_LOG("touched %lu pages under a 1 MiB limit without SIGBUS", n);
+}
+
+/*
+ * A fault made on behalf of another process (process_vm_writev(), like
+ * /proc/PID/mem and ptrace) charges the memory cgroup of the mm being
+ * faulted, not the cgroup of the task that happens to fault it.
+ */
+TEST(remote_fault_charges_the_faulted_mm)
+{
+	const unsigned long n = 256;
+	long own0, own1, rem0, rem1;
+	struct iovec local, remote[256];
+	int to_parent[2], to_child[2], fd, status;
+	uint32_t word = THESIS_PATTERN, *p;
+	unsigned long i;
+	char why[512];
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(to_parent));
+	ASSERT_EQ(0, pipe(to_child));
+	fd = open_dev();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, set_order(0));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char c;
+
+		if (!enter_cgroup("my_shmem_owner", 0, why, sizeof(why)))
+			p = MAP_FAILED;
+		else
+			p = map_pages(fd, frontier(fd), n, PROT_READ | PROT_WRITE);
+		if (write(to_parent[1], &p, sizeof(p)) != sizeof(p))
+			_exit(1);
+		if (read(to_child[0], &c, 1) != 1)
+			_exit(1);
+		_exit(0);
+	}
+	ASSERT_EQ((ssize_t)sizeof(p), read(to_parent[0], &p, sizeof(p)));
+	if (p == MAP_FAILED || !enter_cgroup("my_shmem_remote", 0, why, sizeof(why))) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		SKIP(return, "cannot set up the cgroups (%s)", why);
+	}
+	own0 = cgroup_current("my_shmem_owner");
+	rem0 = cgroup_current("my_shmem_remote");
+	local = (struct iovec){ &word, sizeof(word) };
+	for (i = 0; i < n; i++)
+		remote[i] = (struct iovec){ (char *)p + i * page_size(), sizeof(word) };
+	for (i = 0; i < n; i++)
+		ASSERT_EQ((ssize_t)sizeof(word), process_vm_writev(pid, &local, 1, &remote[i], 1, 0))
+			TH_LOG("process_vm_writev page %lu: %s", i, strerror(errno));
+	own1 = cgroup_current("my_shmem_owner");
+	rem1 = cgroup_current("my_shmem_remote");
+	TH_LOG("owner's cgroup +%ld bytes, remote writer's +%ld bytes for %lu pages",
+	       own1 - own0, rem1 - rem0, n);
+	EXPECT_LE((long)(n * page_size()), own1 - own0);
+	EXPECT_GT((long)(n * page_size() / 2), rem1 - rem0);
+	ASSERT_EQ(1, write(to_child[1], "x", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, status);
+	close(fd);
 }
 
 TEST_HARNESS_MAIN

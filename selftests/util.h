@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../uapi/linux/my_shmem.h"
@@ -181,6 +182,88 @@ static inline bool trace_event_on(const char *event, bool on)
 	}
 	snprintf(path, sizeof(path), TRACEFS "events/my_shmem/%s/enable", event);
 	return write_file(path, on ? "1" : "0") == 0;
+}
+
+/*
+ * Check the runs allocated between two snapshots for a request of @pages
+ * pages at @order, allowing for fallbacks: when the buddy allocator cannot
+ * serve 2^order contiguous pages (a fragmented guest) or the cap has no room,
+ * a run of a lower order is allocated instead, and order_fallbacks counts
+ * each such allocation once.  Without a fallback the counts must be exact.
+ * Returns the number of runs allocated, or -1 with the reason in @why.
+ */
+static inline long check_runs(const struct my_shmem_stats *a,
+			      const struct my_shmem_stats *b,
+			      unsigned int order, unsigned long pages,
+			      char *why, size_t len)
+{
+	unsigned long run = 1UL << order, covered = 0, lower = 0, runs = 0;
+	unsigned long fallbacks = b->order_fallbacks - a->order_fallbacks;
+	unsigned int o;
+
+	for (o = 0; o < MY_SHMEM_NR_ORDERS; o++) {
+		unsigned long d = b->allocs_by_order[o] - a->allocs_by_order[o];
+
+		if (o > order && d) {
+			snprintf(why, len, "%lu runs of order %u > %u", d, o, order);
+			return -1;
+		}
+		covered += d << o;
+		runs += d;
+		if (o < order)
+			lower += d;
+	}
+	if (lower != fallbacks) {
+		snprintf(why, len, "%lu runs below order %u but order_fallbacks +%lu",
+			 lower, order, fallbacks);
+		return -1;
+	}
+	if (b->pages_in_use - a->pages_in_use != covered) {
+		snprintf(why, len, "pages_in_use +%llu but runs cover %lu pages",
+			 (unsigned long long)(b->pages_in_use - a->pages_in_use), covered);
+		return -1;
+	}
+	if (covered < pages || covered - pages >= run) {
+		snprintf(why, len, "runs cover %lu pages for %lu wanted at order %u",
+			 covered, pages, order);
+		return -1;
+	}
+	if (!fallbacks && runs != (pages + run - 1) / run) {
+		snprintf(why, len, "%lu runs of order %u for %lu pages", runs, order, pages);
+		return -1;
+	}
+	return runs;
+}
+
+/* Under QEMU TCG (scripts/vm-run sets MY_SHMEM_ACCEL): cache ops are no-ops. */
+static inline bool under_tcg(void)
+{
+	const char *accel = getenv("MY_SHMEM_ACCEL");
+
+	return accel && !strcmp(accel, "TCG");
+}
+
+/* Reap @pid, waiting at most @secs seconds; returns its status or -1. */
+static inline int wait_deadline(pid_t pid, int secs)
+{
+	int status, i;
+
+	for (i = 0; i < secs * 100; i++) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			return status;
+		if (r < 0)
+			return -1;
+		usleep(10000);
+	}
+	return -1;
+}
+
+/* pages_in_use, read from sysfs (no file descriptor of the device needed). */
+static inline long pages_in_use(void)
+{
+	return read_long(STATS_DIR "pages_in_use");
 }
 
 #endif /* MY_SHMEM_SELFTEST_UTIL_H */
