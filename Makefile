@@ -4,7 +4,8 @@
 #                 cache-maintenance latencies with ftrace, bcc and tracepoints, print the
 #                 table, write results/<time>-<arch>-<kernel>/ (GUEST_ARCH, GUEST_KERNEL=6.12|rt,
 #                 N, EXPERIMENTS choose; see scripts/latency --help)
-#   make check    host checks, the selftests in QEMU on {x86_64,aarch64} x {6.1,6.12}, then a
+#   make check    host checks, the selftests in QEMU on {x86_64,aarch64} x {6.1,6.12} and
+#                 under debug kernels (lockdep, KASAN, kmemleak, fault injection), then a
 #                 smoke run of the latency pipeline on both arches (scripts/check --help)
 #   make demo     the thesis' writer and reader over 64 pages, and the module's counters
 #   make bench    first-touch benchmark in the guest (JSON under build/bench/)
@@ -37,7 +38,7 @@ CXXFLAGS_USER := -std=c++20 -O2 -g -Wall -Wextra -Werror
 all: module
 
 help:
-	@sed -n '2,17p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,/^$$/{/^#/{s/^# \{0,1\}//;p}}' Makefile
 
 deps:
 	scripts/install-deps

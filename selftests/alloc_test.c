@@ -112,8 +112,9 @@ TEST_F(alloc, lazy_counts_per_order)
 		       runs, variant->order);
 	EXPECT_EQ(st0.faults + runs, st2.faults);
 	EXPECT_EQ(variant->pages, resident_pages(p, variant->pages));
-	for (i = 0; i < variant->pages; i++)
+	for (i = 0; i < variant->pages; i++) {
 		ASSERT_EQ(THESIS_PATTERN ^ i, p[i * page_size() / sizeof(*p)]);
+	}
 	/* Fresh pages are zeroed: the word after the pattern. */
 	EXPECT_EQ(0, p[1]);
 	ASSERT_EQ(0, munmap(p, variant->pages * page_size()));
@@ -151,9 +152,10 @@ TEST_F(params, mixed_orders)
 	/* A second, independent mapping sees the same pages. */
 	q = map_pages(self->fd, base, n, PROT_READ);
 	ASSERT_NE(MAP_FAILED, q);
-	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		EXPECT_EQ(THESIS_PATTERN + i,
 			  q[steps[i].touch * page_size() / sizeof(*q)]);
+	}
 	munmap(q, n * page_size());
 	munmap(p, n * page_size());
 }
@@ -440,9 +442,10 @@ TEST_F(alloc, threads_fault_one_range)
 	/* Every increment landed on the one shared page of its offset. */
 	q = map_pages(self->fd, base, variant->pages, PROT_READ);
 	ASSERT_NE(MAP_FAILED, q);
-	for (i = 0; i < variant->pages; i++)
+	for (i = 0; i < variant->pages; i++) {
 		ASSERT_EQ(NTHREADS, q[i * page_size() / sizeof(*q) + 1])
 			TH_LOG("page %lu", i);
+	}
 	munmap(q, variant->pages * page_size());
 	munmap(p, variant->pages * page_size());
 }

@@ -166,8 +166,9 @@ TEST_F(cache, inval_keeps_dirty_data)
 				      .flags = MY_SHMEM_SYNC_INVAL };
 	ASSERT_EQ(0, ioctl(self->fd, MY_SHMEM_IOC_SYNC, &req));
 	EXPECT_EQ(1, req.allocs);
-	for (i = 0; i < 4 * words; i++)
+	for (i = 0; i < 4 * words; i++) {
 		ASSERT_EQ(THESIS_PATTERN ^ i, p[i]) TH_LOG("word %lu lost by invalidate", i);
+	}
 	munmap(p, 4 * page_size());
 }
 

@@ -72,9 +72,10 @@ TEST_F(map, misaligned_pgoff)
 
 	/* The aligned VMA faults independently and sees the same pages. */
 	EXPECT_EQ(0, resident_pages(aligned, 2 * run));
-	for (i = skew; i < skew + n; i++)
+	for (i = skew; i < skew + n; i++) {
 		ASSERT_EQ(THESIS_PATTERN ^ (base + i), *word(aligned, i))
 			TH_LOG("offset %lu", base + i);
+	}
 	EXPECT_EQ(0, *word(aligned, 0));
 	EXPECT_EQ(2 * run, resident_pages(aligned, 2 * run));
 	munmap(mis, n * page_size());
@@ -160,8 +161,9 @@ TEST_F(map, fork_after_mmap)
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		ASSERT_EQ(0xbeef0000 + i, *word(p, i));
+	}
 	ASSERT_EQ(0, get_stats(self->fd, &st));
 	EXPECT_EQ(self->st0.vmas + 1, st.vmas);
 	munmap(p, n * page_size());
@@ -184,15 +186,18 @@ TEST_F(map, partial_munmap)
 	ASSERT_EQ(0, munmap(word(p, 10), 20 * page_size()));
 	ASSERT_EQ(0, get_stats(self->fd, &st));
 	EXPECT_EQ(self->st0.vmas + 2, st.vmas);
-	for (i = 0; i < 10; i++)
+	for (i = 0; i < 10; i++) {
 		ASSERT_EQ(THESIS_PATTERN ^ i, *word(p, i));
-	for (i = 30; i < n; i++)
+	}
+	for (i = 30; i < n; i++) {
 		ASSERT_EQ(THESIS_PATTERN ^ i, *word(p, i));
+	}
 	/* The hole's pages are still in the segment. */
 	q = map_pages(self->fd, base, n, PROT_READ);
 	ASSERT_NE(MAP_FAILED, q);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		ASSERT_EQ(THESIS_PATTERN ^ i, *word(q, i));
+	}
 	munmap(q, n * page_size());
 	munmap(p, 10 * page_size());
 	munmap(word(p, 30), (n - 30) * page_size());
@@ -219,16 +224,18 @@ TEST_F(map, mremap_move_and_shrink)
 	moved = mremap(p, n * page_size(), n * page_size(),
 		       MREMAP_MAYMOVE | MREMAP_FIXED, hole);
 	ASSERT_EQ(hole, moved);
-	for (i = 0; i < n / 2; i++)
+	for (i = 0; i < n / 2; i++) {
 		ASSERT_EQ(THESIS_PATTERN ^ i, *word(moved, i));
+	}
 	/* Pages never touched before the move fault in at the new place. */
 	for (i = n / 2; i < n; i++)
 		*word(moved, i) = THESIS_PATTERN ^ i;
 
 	shrunk = mremap(moved, n * page_size(), 8 * page_size(), 0);
 	ASSERT_EQ(moved, shrunk);
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < 8; i++) {
 		ASSERT_EQ(THESIS_PATTERN ^ i, *word(shrunk, i));
+	}
 	/*
 	 * Moving and growing at once maps the same offsets back.  (Growing in
 	 * place is refused with ENOMEM by 6.12, which does not extend a VMA
@@ -240,8 +247,9 @@ TEST_F(map, mremap_move_and_shrink)
 	moved = mremap(shrunk, 8 * page_size(), n * page_size(),
 		       MREMAP_MAYMOVE | MREMAP_FIXED, hole);
 	ASSERT_EQ(hole, moved) TH_LOG("mremap grow: %s", strerror(errno));
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		ASSERT_EQ(THESIS_PATTERN ^ i, *word(moved, i));
+	}
 	munmap(moved, n * page_size());
 	expect_vmas_balanced(_metadata, self->fd, &self->st0);
 }

@@ -90,7 +90,7 @@ static int __init provoke_init(void)
 		ret = rcu_dereference(provoke_rcu_ptr) ? 1 : 0;
 	} else if (!strcmp(what, "atomic-sleep")) {
 		spin_lock(&provoke_lock);
-		msleep(1);
+		might_sleep();
 		spin_unlock(&provoke_lock);
 	} else if (!strcmp(what, "circular")) {
 		provoke_circular();
@@ -114,9 +114,14 @@ static int __init provoke_init(void)
 		return -EINVAL;
 	}
 	pr_info("provoke: %s done (%d)\n", what, ret);
-	return -EAGAIN;
+	return 0;
 }
 module_init(provoke_init);
+
+static void __exit provoke_exit(void)
+{
+}
+module_exit(provoke_exit);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("Provoke one debug-kernel report (test fixtures only)");
