@@ -4,10 +4,11 @@
  * runs of 2^max_contiguous_alloc_order contiguous pages, cleaned to the
  * Point of Coherency when a mapping goes away.
  *
- * Every opener of the device maps segment 0, the global pool: the same page
- * offset is the same physical page in every process.  Segment 0 lives until
- * the module is unloaded, which the open files and mappings prevent (each
- * VMA holds its file, each file holds the module).
+ * Module parameters, the misc device and module init/exit.  Segments and
+ * their registry are in registry.c, open files (nodes) and the ioctls in
+ * file.c.  Segment 0, the global pool every permitted opener maps by
+ * default, lives until the module is unloaded, which the open files and
+ * mappings prevent (each VMA holds its file, each file holds the module).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -17,7 +18,6 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/sizes.h>
-#include <linux/uaccess.h>
 
 #include "my_shmem.h"
 
@@ -25,7 +25,6 @@
 #include "trace.h"
 
 struct my_shmem_counters my_shmem_counters;
-struct my_shmem_seg my_shmem_seg0;
 
 unsigned int my_shmem_max_order;
 unsigned long my_shmem_max_pages;
@@ -83,7 +82,7 @@ MODULE_PARM_DESC(max_pages,
 		 "; 0 sets the default, half of RAM; a fault that cannot get one page under it gets SIGBUS");
 
 /* Segment 0's size: bounds what one far touch can allocate for everyone. */
-static unsigned long my_shmem_seg0_pages = SZ_1G >> PAGE_SHIFT;
+unsigned long my_shmem_seg0_pages = SZ_1G >> PAGE_SHIFT;
 
 static int my_shmem_seg0_pages_set(const char *val, const struct kernel_param *kp)
 {
@@ -92,7 +91,8 @@ static int my_shmem_seg0_pages_set(const char *val, const struct kernel_param *k
 	if (kstrtoul(val, 0, &pages) || !pages || pages > (LONG_MAX >> PAGE_SHIFT))
 		return -EINVAL;
 	WRITE_ONCE(my_shmem_seg0_pages, pages);
-	WRITE_ONCE(my_shmem_seg0.size, pages);
+	if (my_shmem_seg0)
+		WRITE_ONCE(my_shmem_seg0->size, pages);
 	return 0;
 }
 
@@ -105,72 +105,79 @@ module_param_cb(seg0_pages, &my_shmem_seg0_pages_ops, &my_shmem_seg0_pages, 0644
 MODULE_PARM_DESC(seg0_pages,
 		 "size of segment 0 in pages (default: 1 GiB); mmap past it fails with EINVAL, a fault past it gets SIGBUS");
 
+/* Segment 0 is owned by root; who else may use it is the administrator's call. */
+unsigned int my_shmem_seg0_mode = 0600;
+
+static int my_shmem_seg0_mode_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int mode;
+
+	if (kstrtouint(val, 8, &mode) || mode & ~MY_SHMEM_PERM_MASK)
+		return -EINVAL;
+	my_shmem_seg0_mode = mode;
+	return 0;
+}
+
+static int my_shmem_seg0_mode_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%04o\n", my_shmem_seg0_mode);
+}
+
+static const struct kernel_param_ops my_shmem_seg0_mode_ops = {
+	.set = my_shmem_seg0_mode_set,
+	.get = my_shmem_seg0_mode_get,
+};
+
+module_param_cb(seg0_mode, &my_shmem_seg0_mode_ops, NULL, 0444);
+MODULE_PARM_DESC(seg0_mode,
+		 "permission bits of segment 0, owned by root (octal, load time only; default 0600: root only)");
+
+unsigned int my_shmem_max_segments = 4096;
+
+static int my_shmem_max_segments_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int n;
+
+	if (kstrtouint(val, 0, &n) || !n || n > INT_MAX)
+		return -EINVAL;
+	WRITE_ONCE(my_shmem_max_segments, n);
+	return 0;
+}
+
+static const struct kernel_param_ops my_shmem_max_segments_ops = {
+	.set = my_shmem_max_segments_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(max_segments, &my_shmem_max_segments_ops, &my_shmem_max_segments, 0644);
+MODULE_PARM_DESC(max_segments,
+		 "segments that may exist at once, segment 0 included (default 4096); one more GET with CREATE fails with ENOSPC");
+
+unsigned long my_shmem_max_segment_pages = SZ_1G >> PAGE_SHIFT;
+
+static int my_shmem_max_segment_pages_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned long pages;
+
+	if (kstrtoul(val, 0, &pages) || !pages || pages > (LONG_MAX >> PAGE_SHIFT))
+		return -EINVAL;
+	WRITE_ONCE(my_shmem_max_segment_pages, pages);
+	return 0;
+}
+
+static const struct kernel_param_ops my_shmem_max_segment_pages_ops = {
+	.set = my_shmem_max_segment_pages_set,
+	.get = param_get_ulong,
+};
+
+module_param_cb(max_segment_pages, &my_shmem_max_segment_pages_ops,
+		&my_shmem_max_segment_pages, 0644);
+MODULE_PARM_DESC(max_segment_pages,
+		 "largest named segment in pages (default: 1 GiB); a GET creating a bigger one fails with EFBIG");
+
 module_param_cb(backend, &my_shmem_backend_ops, NULL, 0644);
 MODULE_PARM_DESC(backend,
 		 "cache maintenance backend: insn (default), pmem, kernel or none");
-
-static int my_shmem_open(struct inode *inode, struct file *file)
-{
-	file->private_data = &my_shmem_seg0;
-	atomic_long_inc(&my_shmem_counters.files);
-	return 0;
-}
-
-static int my_shmem_release(struct inode *inode, struct file *file)
-{
-	atomic_long_dec(&my_shmem_counters.files);
-	return 0;
-}
-
-static int my_shmem_mmap(struct file *file, struct vm_area_struct *vma)
-{
-	return my_shmem_mmap_seg(file->private_data, vma);
-}
-
-static long my_shmem_ioctl_sync(struct my_shmem_seg *seg, void __user *argp)
-{
-	struct my_shmem_sync req;
-	u64 end;
-
-	if (copy_from_user(&req, argp, sizeof(req)))
-		return -EFAULT;
-	if (!req.flags || req.flags & ~MY_SHMEM_SYNC_VALID || !req.len ||
-	    !PAGE_ALIGNED(req.offset) || !PAGE_ALIGNED(req.len) ||
-	    check_add_overflow(req.offset, req.len, &end))
-		return -EINVAL;
-	req.allocs = my_shmem_seg_sync(seg, req.offset >> PAGE_SHIFT,
-				       end >> PAGE_SHIFT, req.flags);
-	if (copy_to_user(argp, &req, sizeof(req)))
-		return -EFAULT;
-	return 0;
-}
-
-static long my_shmem_ioctl(struct file *file, unsigned int cmd,
-			   unsigned long arg)
-{
-	void __user *argp = (void __user *)arg;
-	struct my_shmem_stats st;
-
-	switch (cmd) {
-	case MY_SHMEM_IOC_GET_STATS:
-		my_shmem_stats_snapshot(&st);
-		return copy_to_user(argp, &st, sizeof(st)) ? -EFAULT : 0;
-	case MY_SHMEM_IOC_SYNC:
-		return my_shmem_ioctl_sync(file->private_data, argp);
-	default:
-		return -ENOTTY;
-	}
-}
-
-static const struct file_operations my_shmem_fops = {
-	.owner = THIS_MODULE,
-	.open = my_shmem_open,
-	.release = my_shmem_release,
-	.mmap = my_shmem_mmap,
-	.unlocked_ioctl = my_shmem_ioctl,
-	.compat_ioctl = compat_ptr_ioctl,
-	.llseek = noop_llseek,
-};
 
 static struct miscdevice my_shmem_misc = {
 	.minor = MISC_DYNAMIC_MINOR,
@@ -184,19 +191,23 @@ static int __init my_shmem_init(void)
 
 	if (!my_shmem_max_pages)
 		my_shmem_max_pages = my_shmem_default_max_pages();
-	my_shmem_seg_init(&my_shmem_seg0, my_shmem_seg0_pages);
 	err = my_shmem_cache_init();
 	if (err)
 		return err;
+	err = my_shmem_registry_init();
+	if (err)
+		goto err_cache;
 	my_shmem_misc.groups = my_shmem_attr_groups;
 	err = misc_register(&my_shmem_misc);
 	if (err)
-		goto err_cache;
+		goto err_registry;
 	pr_info("ready: order %u (max %u), cap %lu pages, segment 0 %lu pages\n",
 		my_shmem_max_order, MY_SHMEM_ORDER_LIMIT, my_shmem_max_pages,
 		my_shmem_seg0_pages);
 	return 0;
 
+err_registry:
+	my_shmem_registry_exit();
 err_cache:
 	my_shmem_cache_exit();
 	return err;
@@ -205,7 +216,7 @@ err_cache:
 static void __exit my_shmem_exit(void)
 {
 	misc_deregister(&my_shmem_misc);
-	my_shmem_seg_destroy(&my_shmem_seg0);
+	my_shmem_registry_exit();
 	my_shmem_cache_exit();
 }
 

@@ -13,6 +13,9 @@
 #define _MY_SHMEM_H
 
 #include <linux/atomic.h>
+#include <linux/kref.h>
+#include <linux/time64.h>
+#include <linux/uidgid.h>
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
 #include <linux/xarray.h>
@@ -44,7 +47,42 @@ static inline pgoff_t my_shmem_alloc_end(const struct my_shmem_alloc *a)
 }
 
 /**
+ * struct my_shmem_seg_counters - what happened to one segment
+ * @pages: pages allocated to it
+ * @allocs_by_order: its live runs of each order
+ * @faults: faults handled in its mappings
+ * @cleans: clean-to-PoC operations over its runs
+ * @invals: invalidate-to-PoC operations over its runs
+ */
+struct my_shmem_seg_counters {
+	atomic_long_t pages;
+	atomic_long_t allocs_by_order[MY_SHMEM_NR_ORDERS];
+	atomic_long_t faults;
+	atomic_long_t cleans;
+	atomic_long_t invals;
+};
+
+/**
  * struct my_shmem_seg - a shared segment (segment 0 is the global pool)
+ * @ref: references: the registry's while the segment is not deleted (for
+ *	segment 0: the module's), one per bound node, one per VMA
+ * @id: registry id (segment 0: 0)
+ * @key: the key it was created for (segment 0: 0)
+ * @mode: MY_SHMEM_MODE_*
+ * @deleted: marked for deletion, its key released; under the registry lock
+ * @uid: owner
+ * @gid: owner's group
+ * @cuid: creator
+ * @cgid: creator's group
+ * @perm: permission bits (MY_SHMEM_PERM_MASK)
+ * @cpid: creator's tgid (init namespace)
+ * @lpid: tgid of the last attach or detach (init namespace)
+ * @nattch: VMAs mapping it
+ * @nodes: fds bound to it
+ * @atime: last attach, seconds
+ * @dtime: last detach, seconds
+ * @ctime: creation, seconds
+ * @stats: its counters
  * @allocs: page offset -> allocation backing it; readers use RCU
  * @lock: serialises allocation; protects @frontier updates.  Taken once per
  *	run, killable, and never held across anything but one allocation.
@@ -54,14 +92,48 @@ static inline pgoff_t my_shmem_alloc_end(const struct my_shmem_alloc *a)
  * @size: size in pages: a mapping may not extend past it and a fault at or
  *	past it gets SIGBUS (segment 0: the seg0_pages parameter)
  *
- * Lock order: mmap lock (held by the fault path) -> @lock -> the page
- * allocator and the xarray's own lock.
+ * Lock order: mmap lock (held by the fault and VMA paths) -> registry lock
+ * (only to drop the last reference) -> @lock -> the page allocator and the
+ * xarray's own lock.  No lock is held across a user copy.
  */
 struct my_shmem_seg {
+	struct kref ref;
+	u32 id;
+	u64 key;
+	unsigned int mode;
+	bool deleted;
+	kuid_t uid;
+	kgid_t gid;
+	kuid_t cuid;
+	kgid_t cgid;
+	umode_t perm;
+	pid_t cpid;
+	pid_t lpid;
+	atomic_t nattch;
+	atomic_t nodes;
+	time64_t atime;
+	time64_t dtime;
+	time64_t ctime;
+	struct my_shmem_seg_counters stats;
 	struct xarray allocs;
 	struct mutex lock;	/* see above */
 	pgoff_t frontier;
 	unsigned long size;
+};
+
+/**
+ * struct my_shmem_node - one open file description of the device
+ * @lock: protects @seg and @mapped
+ * @seg: the bound segment (a reference), or NULL
+ * @inode: an anonymous inode whose address_space is the file's mapping, so
+ *	that this node's mappings can be zapped alone (unmap_mapping_range())
+ * @mapped: mmap() was called: the node can no longer be rebound
+ */
+struct my_shmem_node {
+	struct mutex lock;	/* see above */
+	struct my_shmem_seg *seg;
+	struct inode *inode;
+	bool mapped;
 };
 
 /**
@@ -77,12 +149,17 @@ struct my_shmem_counters {
 	atomic_long_t order_fallbacks;
 	atomic_long_t vmas;
 	atomic_long_t files;
+	atomic_long_t segments;
 };
 
 extern struct my_shmem_counters my_shmem_counters;
-extern struct my_shmem_seg my_shmem_seg0;
+extern struct my_shmem_seg *my_shmem_seg0;
 extern unsigned int my_shmem_max_order;
 extern unsigned long my_shmem_max_pages;
+extern unsigned long my_shmem_seg0_pages;
+extern unsigned int my_shmem_seg0_mode;
+extern unsigned int my_shmem_max_segments;
+extern unsigned long my_shmem_max_segment_pages;
 extern const struct attribute_group *my_shmem_attr_groups[];
 
 /* segment.c */
@@ -95,6 +172,26 @@ int my_shmem_seg_populate(struct my_shmem_seg *seg, struct mm_struct *mm,
 			  bool *allocated);
 unsigned int my_shmem_seg_sync(struct my_shmem_seg *seg, pgoff_t first,
 			       pgoff_t end, unsigned int flags);
+
+/* registry.c */
+int my_shmem_registry_init(void);
+void my_shmem_registry_exit(void);
+struct my_shmem_seg *my_shmem_seg_get(const struct my_shmem_get *req,
+				      bool write);
+struct my_shmem_seg *my_shmem_seg_find(u32 id);
+int my_shmem_seg_delete(u32 id);
+bool my_shmem_seg_may_access(const struct my_shmem_seg *seg, bool write);
+void my_shmem_seg_put(struct my_shmem_seg *seg);
+void my_shmem_seg_info(struct my_shmem_seg *seg, struct my_shmem_seg_info *info);
+
+static inline struct my_shmem_seg *my_shmem_seg_ref(struct my_shmem_seg *seg)
+{
+	kref_get(&seg->ref);
+	return seg;
+}
+
+/* file.c */
+extern const struct file_operations my_shmem_fops;
 
 /* vm.c */
 int my_shmem_mmap_seg(struct my_shmem_seg *seg, struct vm_area_struct *vma);

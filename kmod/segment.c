@@ -137,6 +137,8 @@ static int my_shmem_seg_grow_locked(struct my_shmem_seg *seg)
 		goto err_free_run;
 
 	atomic_long_inc(&my_shmem_counters.allocs_by_order[order]);
+	atomic_long_inc(&seg->stats.allocs_by_order[order]);
+	atomic_long_add(1L << order, &seg->stats.pages);
 	/* Pairs with smp_load_acquire() in my_shmem_seg_lookup(). */
 	smp_store_release(&seg->frontier, my_shmem_alloc_end(a));
 	return 0;
@@ -255,10 +257,14 @@ unsigned int my_shmem_seg_sync(struct my_shmem_seg *seg, pgoff_t first,
 		unsigned long kaddr = (unsigned long)page_address(a->page);
 		unsigned long kend = kaddr + (PAGE_SIZE << a->order);
 
-		if (flags & MY_SHMEM_SYNC_CLEAN)
+		if (flags & MY_SHMEM_SYNC_CLEAN) {
 			my_shmem_dcache_clean_poc(kaddr, kend);
-		if (flags & MY_SHMEM_SYNC_INVAL)
+			atomic_long_inc(&seg->stats.cleans);
+		}
+		if (flags & MY_SHMEM_SYNC_INVAL) {
 			my_shmem_dcache_inval_poc(kaddr, kend);
+			atomic_long_inc(&seg->stats.invals);
+		}
 		off = my_shmem_alloc_end(a);
 		cond_resched();
 	}
@@ -278,9 +284,12 @@ void my_shmem_seg_destroy(struct my_shmem_seg *seg)
 
 		off = my_shmem_alloc_end(a);
 		atomic_long_dec(&my_shmem_counters.allocs_by_order[a->order]);
+		atomic_long_dec(&seg->stats.allocs_by_order[a->order]);
+		atomic_long_sub(1L << a->order, &seg->stats.pages);
 		my_shmem_uncharge(1UL << a->order);
 		my_shmem_free_run(a->page, a->order);
 		kfree(a);
+		cond_resched();
 	}
 	xa_destroy(&seg->allocs);
 	seg->frontier = 0;

@@ -12,18 +12,17 @@
 
 /**
  * my_shmem_stats_snapshot() - copy the counters out
- * @st: destination
+ * @st: destination (all of it is overwritten; allocations by order are
+ *	copied by the caller, see file.c)
  */
 void my_shmem_stats_snapshot(struct my_shmem_stats *st)
 {
 	struct my_shmem_counters *c = &my_shmem_counters;
-	unsigned int i;
 
 	memset(st, 0, sizeof(*st));
+	st->size = sizeof(*st);
 	st->pages_in_use = atomic_long_read(&c->pages_in_use);
 	st->max_pages = READ_ONCE(my_shmem_max_pages);
-	for (i = 0; i < MY_SHMEM_NR_ORDERS; i++)
-		st->allocs_by_order[i] = atomic_long_read(&c->allocs_by_order[i]);
 	st->faults = atomic_long_read(&c->faults);
 	st->cleans = atomic_long_read(&c->cleans);
 	st->invals = atomic_long_read(&c->invals);
@@ -31,6 +30,7 @@ void my_shmem_stats_snapshot(struct my_shmem_stats *st)
 	st->order_fallbacks = atomic_long_read(&c->order_fallbacks);
 	st->vmas = atomic_long_read(&c->vmas);
 	st->files = atomic_long_read(&c->files);
+	st->segments = atomic_long_read(&c->segments);
 }
 
 /* One counter per file: the attribute carries a pointer to its counter. */
@@ -71,6 +71,10 @@ static struct dev_ext_attribute my_shmem_attr_vmas = {
 	__ATTR(vmas, 0444, my_shmem_counter_show, NULL), &my_shmem_counters.vmas
 };
 
+static struct dev_ext_attribute my_shmem_attr_segments = {
+	__ATTR(segments, 0444, my_shmem_counter_show, NULL), &my_shmem_counters.segments
+};
+
 static struct dev_ext_attribute my_shmem_attr_files = {
 	__ATTR(files, 0444, my_shmem_counter_show, NULL), &my_shmem_counters.files
 };
@@ -99,6 +103,7 @@ static struct attribute *my_shmem_stats_attrs[] = {
 	&my_shmem_attr_order_fallbacks.attr.attr,
 	&my_shmem_attr_vmas.attr.attr,
 	&my_shmem_attr_files.attr.attr,
+	&my_shmem_attr_segments.attr.attr,
 	NULL,
 };
 

@@ -13,6 +13,8 @@
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
+#include <linux/sched.h>
+#include <linux/timekeeping.h>
 
 #include "my_shmem.h"
 #include "trace.h"
@@ -71,6 +73,7 @@ static vm_fault_t my_shmem_fault(struct vm_fault *vmf)
 	int err;
 
 	atomic_long_inc(&my_shmem_counters.faults);
+	atomic_long_inc(&seg->stats.faults);
 	a = my_shmem_seg_lookup(seg, vmf->pgoff);
 	if (!a) {
 		err = my_shmem_seg_populate(seg, vmf->vma->vm_mm, vmf->pgoff,
@@ -92,14 +95,26 @@ sigbus:
 	return VM_FAULT_SIGBUS;
 }
 
+/* An attachment: a VMA holds a reference to its segment. */
+static void my_shmem_attach(struct my_shmem_seg *seg)
+{
+	my_shmem_seg_ref(seg);
+	atomic_inc(&seg->nattch);
+	WRITE_ONCE(seg->atime, ktime_get_real_seconds());
+	WRITE_ONCE(seg->lpid, task_tgid_nr(current));
+	atomic_long_inc(&my_shmem_counters.vmas);
+}
+
+/* fork, split, mremap: one more VMA over the same segment. */
 static void my_shmem_vm_open(struct vm_area_struct *vma)
 {
-	atomic_long_inc(&my_shmem_counters.vmas);
+	my_shmem_attach(vma->vm_private_data);
 }
 
 /*
  * Emulate the DMA sync a driver runs when a buffer is unmapped: clean every
- * run that intersects the closing VMA to the Point of Coherency.
+ * run that intersects the closing VMA to the Point of Coherency.  Then the
+ * detach: the VMA's reference goes, and with the last one the segment.
  */
 static void my_shmem_vm_close(struct vm_area_struct *vma)
 {
@@ -107,7 +122,11 @@ static void my_shmem_vm_close(struct vm_area_struct *vma)
 
 	my_shmem_seg_sync(seg, vma->vm_pgoff, vma->vm_pgoff + vma_pages(vma),
 			  MY_SHMEM_SYNC_CLEAN);
+	atomic_dec(&seg->nattch);
+	WRITE_ONCE(seg->dtime, ktime_get_real_seconds());
+	WRITE_ONCE(seg->lpid, task_tgid_nr(current));
 	atomic_long_dec(&my_shmem_counters.vmas);
+	my_shmem_seg_put(seg);
 }
 
 static const struct vm_operations_struct my_shmem_vm_ops = {
@@ -122,8 +141,10 @@ static const struct vm_operations_struct my_shmem_vm_ops = {
  * @vma: the new VMA
  *
  * Shared mappings only: a private mapping cannot be writable, now or later
- * (copy-on-write copies would silently stop being shared).  The mapping must
- * lie inside the segment's size.
+ * (copy-on-write copies would silently stop being shared).  A read-only
+ * mapping stays read-only (a read-only attach: mprotect() cannot add
+ * PROT_WRITE).  The mapping must lie inside the segment's size.  The VMA
+ * holds a reference to the segment (an attachment) until it is closed.
  *
  * Return: 0 or -EINVAL.
  */
@@ -134,14 +155,13 @@ int my_shmem_mmap_seg(struct my_shmem_seg *seg, struct vm_area_struct *vma)
 	if (check_add_overflow(vma->vm_pgoff, vma_pages(vma), &end) ||
 	    end > READ_ONCE(seg->size))
 		return -EINVAL;
-	if (!(vma->vm_flags & VM_SHARED)) {
-		if (vma->vm_flags & VM_WRITE)
-			return -EINVAL;
+	if (!(vma->vm_flags & VM_SHARED) && (vma->vm_flags & VM_WRITE))
+		return -EINVAL;
+	if (!(vma->vm_flags & VM_WRITE))
 		my_shmem_vm_flags_clear(vma, VM_MAYWRITE);
-	}
 	my_shmem_vm_flags_set(vma, VM_MIXEDMAP | VM_DONTDUMP);
 	vma->vm_private_data = seg;
 	vma->vm_ops = &my_shmem_vm_ops;
-	my_shmem_vm_open(vma);
+	my_shmem_attach(seg);
 	return 0;
 }

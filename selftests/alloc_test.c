@@ -76,7 +76,7 @@ FIXTURE_TEARDOWN(params) { RESTORE_PARAMS(); }
  */
 TEST_F(alloc, lazy_counts_per_order)
 {
-	struct my_shmem_stats st0, st1, st2;
+	struct shm_stats st0, st1, st2;
 	unsigned long base, i, first;
 	long runs;
 	char why[128];
@@ -129,7 +129,7 @@ TEST_F(params, mixed_orders)
 		{ 4, 7 },			/* one order-4 run: 7..22 */
 		{ 0, 30 },			/* eight order-0 runs: 23..30 */
 	};
-	struct my_shmem_stats st0, st1;
+	struct shm_stats st0, st1;
 	unsigned long base, i, n = 64;
 	uint32_t *p, *q;
 
@@ -193,7 +193,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 TEST_F(params, cap_sigbus)
 {
 	struct sigaction sa = { .sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO };
-	struct my_shmem_stats st0, st1;
+	struct shm_stats st0, st1;
 	unsigned long base, i, allowed = 8;
 	volatile uint32_t *p;
 	char buf[32];
@@ -260,7 +260,7 @@ static bool touch_sigbus(volatile uint32_t *w)
  */
 TEST_F(params, cap_charged_at_the_order_allocated)
 {
-	struct my_shmem_stats st0, st1;
+	struct shm_stats st0, st1;
 	unsigned long base, stride = page_size() / sizeof(uint32_t);
 	uint32_t *p;
 
@@ -330,7 +330,7 @@ TEST_F(params, max_pages_validation)
  */
 TEST_F(params, seg0_size_bounds_the_work)
 {
-	struct my_shmem_stats st0, st1;
+	struct shm_stats st0, st1;
 	unsigned long base, stride = page_size() / sizeof(uint32_t);
 	uint32_t *p;
 
@@ -418,7 +418,7 @@ TEST_F(alloc, threads_fault_one_range)
 	char why[128];
 	struct toucher t[NTHREADS];
 	pthread_barrier_t start;
-	struct my_shmem_stats st0, st1;
+	struct shm_stats st0, st1;
 	unsigned long base, i;
 	uint32_t *p, *q;
 

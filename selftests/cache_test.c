@@ -38,7 +38,7 @@ FIXTURE_TEARDOWN(cache)
  */
 TEST_F(cache, clean_runs_on_close)
 {
-	struct my_shmem_stats st0, st1;
+	struct shm_stats st0, st1;
 	unsigned long base, i;
 	uint32_t *p;
 	char needle[64];
@@ -69,7 +69,7 @@ TEST_F(cache, clean_runs_on_close)
 /* A VMA over offsets never backed cleans nothing. */
 TEST_F(cache, close_of_unbacked_cleans_nothing)
 {
-	struct my_shmem_stats st0, st1;
+	struct shm_stats st0, st1;
 	void *p;
 
 	p = map_pages(self->fd, frontier(self->fd) + 100, 50, PROT_READ);
@@ -83,7 +83,7 @@ TEST_F(cache, close_of_unbacked_cleans_nothing)
 /* MY_SHMEM_IOC_SYNC runs clean and/or invalidate over whole runs. */
 TEST_F(cache, sync_ioctl)
 {
-	struct my_shmem_stats st0, st1;
+	struct shm_stats st0, st1;
 	struct my_shmem_sync req;
 	unsigned long base;
 	uint32_t *p;

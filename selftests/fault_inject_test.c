@@ -253,7 +253,7 @@ TEST_F(inject, random_workload)
 	unsigned long stride = page_size() / sizeof(uint32_t), base, i, step;
 	struct sigaction sa = { .sa_handler = on_bus };
 	struct window win[MAX_WIN];
-	struct my_shmem_stats st0, st1;
+	struct shm_stats st0, st1;
 	long slab0 = 0, page0 = 0, slab_n = 0, page_n = 0, sum;
 	unsigned long sigbus_seen = 0, nwin = 0, errnos = 0;
 	bool task = variant->task;
@@ -486,7 +486,7 @@ TEST_F(inject, map_error_is_sigbus)
 {
 	const unsigned long span = 2UL << 20;
 	struct sigaction sa = { .sa_handler = on_bus };
-	struct my_shmem_stats st0, st1;
+	struct shm_stats st0, st1;
 	char *reserve, *aligned;
 	unsigned long base;
 	long times0, injected;

@@ -13,7 +13,7 @@
 FIXTURE(map) {
 	int fd;
 	long saved_order;
-	struct my_shmem_stats st0;
+	struct shm_stats st0;
 };
 
 FIXTURE_SETUP(map)
@@ -37,9 +37,9 @@ static uint32_t *word(void *base, unsigned long page)
 
 /* Every VMA this test created is gone again. */
 static void expect_vmas_balanced(struct __test_metadata *_metadata, int fd,
-				 const struct my_shmem_stats *st0)
+				 const struct shm_stats *st0)
 {
-	struct my_shmem_stats st;
+	struct shm_stats st;
 
 	ASSERT_EQ(0, get_stats(fd, &st));
 	EXPECT_EQ(st0->vmas, st.vmas);
@@ -138,7 +138,7 @@ TEST_F(map, unrelated_processes_share)
 TEST_F(map, fork_after_mmap)
 {
 	unsigned long base, n = 40, i;
-	struct my_shmem_stats st;
+	struct shm_stats st;
 	uint32_t *p;
 	int status;
 	pid_t pid;
@@ -174,7 +174,7 @@ TEST_F(map, fork_after_mmap)
 TEST_F(map, partial_munmap)
 {
 	unsigned long base, n = 48, i;
-	struct my_shmem_stats st;
+	struct shm_stats st;
 	uint32_t *p, *q;
 
 	ASSERT_EQ(0, set_order(4));

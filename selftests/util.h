@@ -107,15 +107,40 @@ static inline int set_order(unsigned int order)
 	return param_set("max_contiguous_alloc_order", buf);
 }
 
-static inline int get_stats(int fd, struct my_shmem_stats *st)
+/* The module-wide counters, with the live runs of each order. */
+struct shm_stats {
+	uint64_t pages_in_use, max_pages;
+	uint64_t allocs_by_order[MY_SHMEM_NR_ORDERS];
+	uint64_t faults, cleans, invals, sigbus, order_fallbacks, vmas, files, segments;
+};
+
+static inline int get_stats(int fd, struct shm_stats *out)
 {
-	return ioctl(fd, MY_SHMEM_IOC_GET_STATS, st);
+	struct my_shmem_stats st = {
+		.size = sizeof(st),
+		.orders = (uintptr_t)out->allocs_by_order,
+		.nr_orders = MY_SHMEM_NR_ORDERS,
+	};
+
+	if (ioctl(fd, MY_SHMEM_IOC_GET_STATS, &st))
+		return -1;
+	out->pages_in_use = st.pages_in_use;
+	out->max_pages = st.max_pages;
+	out->faults = st.faults;
+	out->cleans = st.cleans;
+	out->invals = st.invals;
+	out->sigbus = st.sigbus;
+	out->order_fallbacks = st.order_fallbacks;
+	out->vmas = st.vmas;
+	out->files = st.files;
+	out->segments = st.segments;
+	return 0;
 }
 
 /* Segment 0 is backed contiguously from offset 0: its frontier. */
 static inline unsigned long frontier(int fd)
 {
-	struct my_shmem_stats st;
+	struct shm_stats st;
 
 	if (get_stats(fd, &st))
 		return ~0UL;
@@ -192,8 +217,8 @@ static inline bool trace_event_on(const char *event, bool on)
  * each such allocation once.  Without a fallback the counts must be exact.
  * Returns the number of runs allocated, or -1 with the reason in @why.
  */
-static inline long check_runs(const struct my_shmem_stats *a,
-			      const struct my_shmem_stats *b,
+static inline long check_runs(const struct shm_stats *a,
+			      const struct shm_stats *b,
 			      unsigned int order, unsigned long pages,
 			      char *why, size_t len)
 {

@@ -2,8 +2,23 @@
 /*
  * my_shmem: fault-driven shared device memory with software cache maintenance.
  *
- * Userspace ABI of /dev/my_shmem.  mmap() the device MAP_SHARED; pages are
- * allocated on first touch in runs of 2^max_contiguous_alloc_order pages.
+ * Userspace ABI of /dev/my_shmem, version 1.
+ *
+ * Every open file description of the device is a *node*, bound to at most
+ * one *segment*.  A fresh open is bound to segment 0 (key 0, the global
+ * pool) when its opener may use it, and MY_SHMEM_IOC_GET binds it to the
+ * segment of a key instead, until the first mmap(): attach = mmap() of the
+ * bound fd (MAP_SHARED), detach = munmap().  Pages are allocated on first
+ * touch in runs of 2^max_contiguous_alloc_order pages.
+ *
+ * Extensible structs: each starts with @size, which the caller sets to the
+ * sizeof() it was compiled with.  The kernel accepts any size from the
+ * struct's version-1 size up (EINVAL below it): fields a caller does not
+ * know of read as zero, and bytes the kernel does not know of must be zero
+ * (E2BIG otherwise).  It writes back at most @size bytes and sets @size to
+ * what it filled.  Fields marked "reserved" must be zero.  Fields are only
+ * ever added at the end.  The size encoded in the ioctl numbers below is
+ * that of version 1 and is not checked: @size is.
  */
 #ifndef _UAPI_LINUX_MY_SHMEM_H
 #define _UAPI_LINUX_MY_SHMEM_H
@@ -17,26 +32,157 @@
 #define MY_SHMEM_MAX_ORDER	10
 #define MY_SHMEM_NR_ORDERS	(MY_SHMEM_MAX_ORDER + 1)
 
+/* MY_SHMEM_IOC_GET flags (struct my_shmem_get.flags) */
+#define MY_SHMEM_GET_CREATE	0x1	/* create the segment if the key has none */
+#define MY_SHMEM_GET_EXCL	0x2	/* with CREATE: fail with EEXIST if it has one */
+#define MY_SHMEM_GET_VALID	(MY_SHMEM_GET_CREATE | MY_SHMEM_GET_EXCL)
+
+/* Segment modes (struct my_shmem_get.mode) */
+#define MY_SHMEM_MODE_SHARED	0	/* one copy, shared by every node */
+#define MY_SHMEM_MODE_COHERENT	1	/* a copy per node, kept coherent (MSI) */
+
+/* Permission bits (SysV IPC style: owner, group, others; read 4, write 2) */
+#define MY_SHMEM_PERM_MASK	0777
+
+/**
+ * struct my_shmem_get - find or create the segment of a key, bind the fd to it
+ * @size: sizeof(struct my_shmem_get)
+ * @flags: MY_SHMEM_GET_*; without CREATE a missing key is ENOENT
+ * @key: the key; 0 is segment 0 (which is never created or deleted)
+ * @bytes: the size wanted, rounded up to whole pages; creating needs it
+ *	non-zero; for an existing segment it may not exceed its size (EINVAL),
+ *	0 meaning "whatever it is"
+ * @mode: MY_SHMEM_MODE_* of a new segment; an existing segment of another
+ *	mode is EINVAL
+ * @perm: permission bits (MY_SHMEM_PERM_MASK) of a new segment, owned by
+ *	the caller's uid and gid; for an existing one, access is checked as
+ *	SysV IPC does (read, and write if the fd is open for writing):
+ *	EACCES, unless the caller has CAP_IPC_OWNER
+ * @id: out: the segment's id (stable while it exists; never reused while
+ *	the module is loaded)
+ * @__reserved: must be 0
+ *
+ * Errors: EBUSY if the fd has already been mapped (it cannot be rebound),
+ * ENOSPC at max_segments, EFBIG past max_segment_pages, EINVAL for bad
+ * flags, mode, perm or reserved bits.
+ */
+struct my_shmem_get {
+	__u32 size;
+	__u32 flags;
+	__u64 key;
+	__u64 bytes;
+	__u32 mode;
+	__u32 perm;
+	__u32 id;
+	__u32 __reserved;
+};
+
+/**
+ * struct my_shmem_delete - mark a segment for deletion (SysV IPC_RMID)
+ * @size: sizeof(struct my_shmem_delete)
+ * @id: the segment
+ *
+ * The key is released at once (a new GET of it creates a new segment); the
+ * segment stays usable, and attachable through fds already bound to it,
+ * until its last mapping and its last bound fd are gone, then it is freed.
+ * Only the owner, the creator or CAP_IPC_OWNER may delete (EPERM); segment
+ * 0 cannot be deleted (EINVAL); an unknown or already deleted id is ENOENT.
+ */
+struct my_shmem_delete {
+	__u32 size;
+	__u32 id;
+};
+
+/* struct my_shmem_seg_info.flags */
+#define MY_SHMEM_SEG_DELETED	0x1	/* marked for deletion */
+
+/**
+ * struct my_shmem_seg_info - one segment (MY_SHMEM_IOC_SEG_INFO)
+ * @size: sizeof(struct my_shmem_seg_info)
+ * @id: in: the segment; MY_SHMEM_SEG_INFO_BOUND: the fd's own segment
+ * @key: its key (0 for segment 0; still reported after deletion)
+ * @bytes: its size in bytes
+ * @mode: MY_SHMEM_MODE_*
+ * @perm: permission bits
+ * @flags: MY_SHMEM_SEG_*
+ * @uid: owner's uid (in the caller's user namespace)
+ * @gid: owner's gid
+ * @cuid: creator's uid
+ * @cgid: creator's gid
+ * @cpid: creator's pid (in the caller's pid namespace; 0 if not visible)
+ * @lpid: pid of the last attach or detach
+ * @nattch: current attachments (mappings)
+ * @nodes: fds bound to it
+ * @atime: last attach, seconds since the epoch (0: never)
+ * @dtime: last detach
+ * @ctime: creation or last change
+ * @pages: pages allocated to it
+ * @faults: faults handled
+ * @cleans: clean-to-PoC operations run over its runs
+ * @invals: invalidate-to-PoC operations run over its runs
+ * @orders: in: user pointer to an array of __u64, @nr_orders entries, that
+ *	receives the live runs of each order 0, 1, ...; 0: not wanted
+ * @nr_orders: in: entries at @orders; out: orders the module knows
+ *	(MY_SHMEM_NR_ORDERS), whatever was copied
+ */
+struct my_shmem_seg_info {
+	__u32 size;
+	__u32 id;
+	__u64 key;
+	__u64 bytes;
+	__u32 mode;
+	__u32 perm;
+	__u32 flags;
+	__u32 uid;
+	__u32 gid;
+	__u32 cuid;
+	__u32 cgid;
+	__s32 cpid;
+	__s32 lpid;
+	__u32 nattch;
+	__u32 nodes;
+	__u32 __pad;
+	__s64 atime;
+	__s64 dtime;
+	__s64 ctime;
+	__u64 pages;
+	__u64 faults;
+	__u64 cleans;
+	__u64 invals;
+	__u64 orders;
+	__u32 nr_orders;
+	__u32 __reserved;
+};
+
+#define MY_SHMEM_SEG_INFO_BOUND	0xffffffffU
+
 /**
  * struct my_shmem_stats - module-wide counters (MY_SHMEM_IOC_GET_STATS)
- * @pages_in_use: device pages currently allocated
+ * @size: sizeof(struct my_shmem_stats)
+ * @__reserved: must be 0
+ * @pages_in_use: device pages currently allocated (xv6's pgused)
  * @max_pages: module-wide cap on @pages_in_use
- * @allocs_by_order: live allocations of each order
  * @faults: page faults handled
  * @cleans: clean-to-PoC operations run
  * @invals: invalidate-to-PoC operations run
  * @sigbus: faults that could not be backed and raised SIGBUS
- * @order_fallbacks: allocations that fell back to a lower order
+ * @order_fallbacks: allocations served below the order asked
  * @vmas: live VMAs mapping the device
  * @files: open files of the device
+ * @segments: live segments, segment 0 included
+ * @orders: in: user pointer to __u64[@nr_orders] for the live runs of each
+ *	order; 0: not wanted
+ * @nr_orders: in: entries at @orders; out: MY_SHMEM_NR_ORDERS
+ * @__reserved2: must be 0
  *
  * The same values are readable one per file under
  * /sys/class/misc/my_shmem/stats/.
  */
 struct my_shmem_stats {
+	__u32 size;
+	__u32 __reserved;
 	__u64 pages_in_use;
 	__u64 max_pages;
-	__u64 allocs_by_order[MY_SHMEM_NR_ORDERS];
 	__u64 faults;
 	__u64 cleans;
 	__u64 invals;
@@ -44,6 +190,10 @@ struct my_shmem_stats {
 	__u64 order_fallbacks;
 	__u64 vmas;
 	__u64 files;
+	__u64 segments;
+	__u64 orders;
+	__u32 nr_orders;
+	__u32 __reserved2;
 };
 
 /* Direction of a MY_SHMEM_IOC_SYNC, as for a streaming DMA mapping. */
@@ -52,8 +202,8 @@ struct my_shmem_stats {
 #define MY_SHMEM_SYNC_VALID	(MY_SHMEM_SYNC_CLEAN | MY_SHMEM_SYNC_INVAL)
 
 /**
- * struct my_shmem_sync - run cache maintenance over device memory
- * @offset: byte offset into the device (page aligned)
+ * struct my_shmem_sync - run cache maintenance over the fd's segment
+ * @offset: byte offset into the segment (page aligned)
  * @len: length in bytes (page aligned, non-zero)
  * @flags: MY_SHMEM_SYNC_CLEAN and/or MY_SHMEM_SYNC_INVAL
  * @allocs: out: number of allocations the operation covered
@@ -69,8 +219,12 @@ struct my_shmem_sync {
 	__u32 allocs;
 };
 
-#define MY_SHMEM_IOC_MAGIC	0xB7
-#define MY_SHMEM_IOC_GET_STATS	_IOR(MY_SHMEM_IOC_MAGIC, 0x01, struct my_shmem_stats)
+/* 0xE7: no in-tree user (Documentation/userspace-api/ioctl/ioctl-number.rst). */
+#define MY_SHMEM_IOC_MAGIC	0xE7
+#define MY_SHMEM_IOC_GET_STATS	_IOWR(MY_SHMEM_IOC_MAGIC, 0x01, struct my_shmem_stats)
 #define MY_SHMEM_IOC_SYNC	_IOWR(MY_SHMEM_IOC_MAGIC, 0x02, struct my_shmem_sync)
+#define MY_SHMEM_IOC_GET	_IOWR(MY_SHMEM_IOC_MAGIC, 0x03, struct my_shmem_get)
+#define MY_SHMEM_IOC_DELETE	_IOW(MY_SHMEM_IOC_MAGIC, 0x04, struct my_shmem_delete)
+#define MY_SHMEM_IOC_SEG_INFO	_IOWR(MY_SHMEM_IOC_MAGIC, 0x05, struct my_shmem_seg_info)
 
 #endif /* _UAPI_LINUX_MY_SHMEM_H */
