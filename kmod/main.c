@@ -201,11 +201,16 @@ static int __init my_shmem_init(void)
 	err = misc_register(&my_shmem_misc);
 	if (err)
 		goto err_registry;
+	err = my_shmem_nl_init();
+	if (err)
+		goto err_misc;
 	pr_info("ready: order %u (max %u), cap %lu pages, segment 0 %lu pages\n",
 		my_shmem_max_order, MY_SHMEM_ORDER_LIMIT, my_shmem_max_pages,
 		my_shmem_seg0_pages);
 	return 0;
 
+err_misc:
+	misc_deregister(&my_shmem_misc);
 err_registry:
 	my_shmem_registry_exit();
 err_cache:
@@ -215,6 +220,7 @@ err_cache:
 
 static void __exit my_shmem_exit(void)
 {
+	my_shmem_nl_exit();
 	misc_deregister(&my_shmem_misc);
 	my_shmem_registry_exit();
 	my_shmem_cache_exit();

@@ -183,12 +183,21 @@ int my_shmem_seg_delete(u32 id);
 bool my_shmem_seg_may_access(const struct my_shmem_seg *seg, bool write);
 void my_shmem_seg_put(struct my_shmem_seg *seg);
 void my_shmem_seg_info(struct my_shmem_seg *seg, struct my_shmem_seg_info *info);
+struct my_shmem_seg *my_shmem_seg_next(unsigned long *index);
+unsigned long my_shmem_registry_gen(void);
 
 static inline struct my_shmem_seg *my_shmem_seg_ref(struct my_shmem_seg *seg)
 {
 	kref_get(&seg->ref);
 	return seg;
 }
+
+/* netlink.c */
+int my_shmem_nl_init(void);
+void my_shmem_nl_exit(void);
+void my_shmem_nl_seg_event(const struct my_shmem_seg *seg, bool created);
+void my_shmem_nl_alloc_event(const struct my_shmem_seg *seg, pgoff_t pgoff,
+			     unsigned int order);
 
 /* file.c */
 extern const struct file_operations my_shmem_fops;

@@ -37,6 +37,8 @@ static DEFINE_XARRAY_ALLOC(my_shmem_segs);
 static u32 my_shmem_next_id;
 /* key -> segment, from creation until deleted */
 static DEFINE_XARRAY(my_shmem_keys);
+/* Changes when a segment is created or freed (dump consistency). */
+static atomic_long_t my_shmem_registry_generation;
 
 struct my_shmem_seg *my_shmem_seg0;
 
@@ -70,6 +72,7 @@ static void my_shmem_seg_release(struct kref *ref)
 	lockdep_assert_held(&my_shmem_registry_lock);
 	xa_erase(&my_shmem_segs, seg->id);
 	atomic_long_dec(&my_shmem_counters.segments);
+	atomic_long_inc(&my_shmem_registry_generation);
 	mutex_unlock(&my_shmem_registry_lock);
 
 	my_shmem_seg_destroy(seg);
@@ -138,6 +141,7 @@ static int my_shmem_seg_insert_locked(struct my_shmem_seg *seg)
 		return err;
 	}
 	atomic_long_inc(&my_shmem_counters.segments);
+	atomic_long_inc(&my_shmem_registry_generation);
 	return 0;
 }
 
@@ -202,6 +206,7 @@ struct my_shmem_seg *my_shmem_seg_get(const struct my_shmem_get *req,
 	/* The registry's reference, and the caller's. */
 	my_shmem_seg_ref(seg);
 	mutex_unlock(&my_shmem_registry_lock);
+	my_shmem_nl_seg_event(seg, true);
 	return seg;
 
 err_free:
@@ -231,6 +236,34 @@ struct my_shmem_seg *my_shmem_seg_find(u32 id)
 }
 
 /**
+ * my_shmem_seg_next() - the segment with the lowest id at or after *@index
+ * @index: in: where to start; out: the id found
+ *
+ * Return: the segment with a reference for the caller, or NULL at the end.
+ */
+struct my_shmem_seg *my_shmem_seg_next(unsigned long *index)
+{
+	struct my_shmem_seg *seg;
+
+	mutex_lock(&my_shmem_registry_lock);
+	seg = xa_find(&my_shmem_segs, index, ULONG_MAX, XA_PRESENT);
+	if (seg)
+		my_shmem_seg_ref(seg);
+	mutex_unlock(&my_shmem_registry_lock);
+	return seg;
+}
+
+/**
+ * my_shmem_registry_gen() - a number that changes when segments come or go
+ *
+ * Return: the generation.
+ */
+unsigned long my_shmem_registry_gen(void)
+{
+	return atomic_long_read(&my_shmem_registry_generation);
+}
+
+/**
  * my_shmem_seg_delete() - mark a segment for deletion (MY_SHMEM_IOC_DELETE)
  * @id: the segment
  *
@@ -257,6 +290,7 @@ int my_shmem_seg_delete(u32 id)
 	xa_erase(&my_shmem_keys, seg->key);
 	WRITE_ONCE(seg->ctime, ktime_get_real_seconds());
 	mutex_unlock(&my_shmem_registry_lock);
+	my_shmem_nl_seg_event(seg, false);
 	/* The registry's reference: the last one frees the segment. */
 	my_shmem_seg_put(seg);
 	return 0;

@@ -141,6 +141,7 @@ static int my_shmem_seg_grow_locked(struct my_shmem_seg *seg)
 	atomic_long_add(1L << order, &seg->stats.pages);
 	/* Pairs with smp_load_acquire() in my_shmem_seg_lookup(). */
 	smp_store_release(&seg->frontier, my_shmem_alloc_end(a));
+	my_shmem_nl_alloc_event(seg, a->start, order);
 	return 0;
 
 err_free_run:
