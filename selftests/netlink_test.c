@@ -407,34 +407,45 @@ TEST_F(nl, malformed)
 	EXPECT_EQ(-EOPNOTSUPP, nl_run(nl, msg, NULL, NULL));
 }
 
-/* seg-del and param-set change state for others: CAP_NET_ADMIN only. */
+/*
+ * seg-del and param-set change state for others: CAP_NET_ADMIN only, even
+ * for the owner of the segment (who deletes with MY_SHMEM_IOC_DELETE).
+ */
 TEST_F(nl, unprivileged_changes_refused)
 {
-	uint32_t id;
 	int status;
 	pid_t pid;
 
-	ASSERT_EQ(0, create_seg(self->fd, KEY(600), 1, &id));
+	ASSERT_EQ(0, fchmod(self->fd, 0666)) TH_LOG("uid 1000 needs the device node");
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		struct nl nl;
 		struct stats_reply r = { 0 };
+		struct my_shmem_delete del = { .size = sizeof(del) };
+		struct nl nl;
+		uint32_t id;
+		int fd;
 
 		if (setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000) || nlt_open(&nl))
 			_exit(100);
+		fd = open_dev();
+		if (fd < 0 || create_seg(fd, KEY(600), 1, &id))
+			_exit(101);
 		if (nl_run(&nl, nl_req(&nl, MY_SHMEM_CMD_STATS_GET, false), parse_stats, &r))
-			_exit(101);	/* reading is for everyone */
+			_exit(102);	/* reading is for everyone */
 		if (seg_del(&nl, id) != -EPERM)
-			_exit(102);
+			_exit(103);	/* not even its owner, through netlink */
 		if (nl_param_set(&nl, "max_contiguous_alloc_order", "1") != -EPERM)
-			_exit(103);
+			_exit(104);
+		del.id = id;
+		if (ioctl(fd, MY_SHMEM_IOC_DELETE, &del))
+			_exit(105);	/* the owner's way */
+		close(fd);
 		_exit(0);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_EQ(0, WEXITSTATUS(status));
-	EXPECT_EQ(0, seg_del(&self->nl, id));
-	EXPECT_EQ(0, ioctl(self->fd, MY_SHMEM_IOC_GET, &(struct my_shmem_get){ .size = sizeof(struct my_shmem_get) }));
+	fchmod(self->fd, 0600);
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("step %d failed", WEXITSTATUS(status));
 }
 
 struct event_log {
