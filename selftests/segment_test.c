@@ -551,35 +551,81 @@ static void *race(void *arg)
 	return NULL;
 }
 
-/*
- * Threads race GET / DELETE / attach / fault / detach / INFO on four keys
- * for two seconds; then every segment is deleted and nothing is left.
- */
-TEST_F(seg, race_get_delete_attach)
+/* Delete the segments of @n keys from @key on (if any); 0 or -errno. */
+static int delete_keys(int fd, uint64_t key, int n)
 {
-	enum { NTHREADS = 8 };
+	uint32_t id = 0;
+	int i, err;
+
+	for (i = 0; i < n; i++) {
+		if (seg_get(fd, key + i, 0, 0, 0, &id))
+			continue;
+		err = seg_delete(fd, id);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Four threads racing for @secs seconds; returns the operations done. */
+static unsigned long race_threads(int base, int secs)
+{
+	enum { NTHREADS = 4 };
 	struct racer r[NTHREADS];
 	pthread_t th[NTHREADS];
 	atomic_bool stop = false;
 	unsigned long ops = 0;
-	uint32_t id = 0;
 	int i;
 
 	for (i = 0; i < NTHREADS; i++) {
-		r[i] = (struct racer){ i + 1, &stop, 0 };
-		ASSERT_EQ(0, pthread_create(&th[i], NULL, race, &r[i]));
+		r[i] = (struct racer){ base + i + 1, &stop, 0 };
+		if (pthread_create(&th[i], NULL, race, &r[i]))
+			return 0;
 	}
-	sleep(2);
+	sleep(secs);
 	atomic_store(&stop, true);
 	for (i = 0; i < NTHREADS; i++) {
 		pthread_join(th[i], NULL);
 		ops += r[i].ops;
 	}
+	return ops;
+}
+
+/*
+ * Three processes of four threads each race GET / DELETE / attach / fault /
+ * detach / INFO on four keys for two seconds; then every segment is deleted
+ * and nothing is left (the fixture checks pages and segments).
+ */
+TEST_F(seg, race_get_delete_attach)
+{
+	unsigned long ops;
+	int i, status, pipefd[2];
+	pid_t pids[2];
+
+	ASSERT_EQ(0, pipe(pipefd));
+	for (i = 0; i < 2; i++) {
+		pids[i] = fork();
+		ASSERT_LE(0, pids[i]);
+		if (pids[i] == 0) {
+			unsigned long n = race_threads(100 * (i + 1), 2);
+
+			_exit(write(pipefd[1], &n, sizeof(n)) == sizeof(n) ? 0 : 1);
+		}
+	}
+	ops = race_threads(0, 2);
+	for (i = 0; i < 2; i++) {
+		unsigned long n = 0;
+
+		ASSERT_EQ(pids[i], waitpid(pids[i], &status, 0));
+		EXPECT_EQ(0, status);
+		ASSERT_EQ((ssize_t)sizeof(n), read(pipefd[0], &n, sizeof(n)));
+		ops += n;
+	}
+	close(pipefd[0]);
+	close(pipefd[1]);
 	TH_LOG("%lu operations", ops);
 	EXPECT_LT(100, ops);
-	for (i = 0; i < 4; i++)
-		if (!seg_get(self->fd, KEY(100 + i), 0, 0, 0, &id))
-			EXPECT_EQ(0, seg_delete(self->fd, id));
+	EXPECT_EQ(0, delete_keys(self->fd, KEY(100), 4));
 	EXPECT_EQ(0, seg_get(self->fd, 0, 0, 0, 0, NULL));
 }
 
