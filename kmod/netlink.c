@@ -26,7 +26,8 @@
 
 #include "my_shmem.h"
 
-#define MY_SHMEM_EVENT_BURST	1000
+/* Events a second; a listener's default receive buffer holds a second's worth. */
+#define MY_SHMEM_EVENT_BURST	256
 
 enum {
 	MY_SHMEM_NLGRP_EVENTS,
@@ -426,7 +427,8 @@ static void my_shmem_nl_event(u32 type, const struct my_shmem_seg *seg,
 		atomic_long_inc(&my_shmem_nl_dropped);
 		return;
 	}
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	msg = genlmsg_new(nla_total_size(sizeof(u32)) * 3 +
+			  nla_total_size_64bit(sizeof(u64)) * 3, GFP_KERNEL);
 	if (!msg)
 		goto dropped;
 	hdr = genlmsg_put(msg, 0, 0, &my_shmem_nl_family, 0, MY_SHMEM_CMD_EVENT);

@@ -14,6 +14,7 @@
 #include <netlink/genl/genl.h>
 #include <netlink/netlink.h>
 #include <poll.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include "kselftest_harness.h"
@@ -520,6 +521,154 @@ TEST_F(nl, events)
 	EXPECT_EQ(1, log.created);
 	EXPECT_EQ(4, log.allocs);
 	EXPECT_EQ(1, log.deleted);
+	set_order(order);
+}
+
+struct intr_dump {
+	int fd, n, intr;
+	uint32_t new_id;
+};
+
+static int parse_intr(struct nl_msg *msg, void *arg)
+{
+	struct intr_dump *d = arg;
+
+	/* While the first part is read, a segment comes: later parts are flagged. */
+	if (d->n++ == 0)
+		create_seg(d->fd, KEY(800), 1, &d->new_id);
+	return NL_OK;
+}
+
+static int on_dump_intr(struct nl_msg *msg, void *arg)
+{
+	((struct intr_dump *)arg)->intr++;
+	return NL_OK;
+}
+
+/*
+ * A dump during which segments come or go is flagged NLM_F_DUMP_INTR (the
+ * dump of 150 segments takes several parts; one is created after the first).
+ */
+TEST_F(nl, dump_interrupted)
+{
+	enum { N = 150 };
+	struct intr_dump d = { 0 };
+	struct nl_cb *cb;
+	struct nl_msg *msg;
+	uint32_t ids[N];
+	int fds[N], i, err;
+
+	for (i = 0; i < N; i++) {
+		fds[i] = open_dev();
+		ASSERT_LE(0, fds[i]);
+		ASSERT_EQ(0, create_seg(fds[i], KEY(900 + i), 1, &ids[i]));
+	}
+	d.fd = open_dev();
+	ASSERT_LE(0, d.fd);
+	cb = nl_cb_alloc(NL_CB_DEFAULT);
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, parse_intr, &d);
+	nl_cb_set(cb, NL_CB_DUMP_INTR, NL_CB_CUSTOM, on_dump_intr, &d);
+	msg = nl_req(&self->nl, MY_SHMEM_CMD_SEG_GET, true);
+	ASSERT_LE(0, nl_send_auto(self->nl.sk, msg));
+	nlmsg_free(msg);
+	err = nl_recvmsgs(self->nl.sk, cb);
+	nl_cb_put(cb);
+	TH_LOG("%d replies, %d flagged interrupted (recvmsgs %d)", d.n, d.intr, err);
+	EXPECT_LT(N, d.n);
+	EXPECT_LT(0, d.intr) TH_LOG("a dump across a change must say so");
+	for (i = 0; i < N; i++) {
+		EXPECT_EQ(0, seg_del(&self->nl, ids[i]));
+		close(fds[i]);
+	}
+	EXPECT_EQ(0, seg_del(&self->nl, d.new_id));
+	close(d.fd);
+}
+
+struct drop_log {
+	long allocs, dropped;
+};
+
+static int parse_drop(struct nl_msg *msg, void *arg)
+{
+	struct drop_log *log = arg;
+	struct nlattr *tb[MY_SHMEM_A_EVENT_MAX + 1];
+
+	attrs(msg, tb, MY_SHMEM_A_EVENT_MAX);
+	if (tb[MY_SHMEM_A_EVENT_TYPE] &&
+	    nla_get_u32(tb[MY_SHMEM_A_EVENT_TYPE]) == MY_SHMEM_EVENT_TYPE_ALLOC)
+		log->allocs++;
+	if (tb[MY_SHMEM_A_EVENT_DROPPED])
+		log->dropped += nla_get_u64(tb[MY_SHMEM_A_EVENT_DROPPED]);
+	return NL_OK;
+}
+
+/*
+ * The rate limit: a burst of 4000 allocations (one far touch at order 0)
+ * reaches a listener as at most 256 events a second; every event is either
+ * delivered or counted as dropped in a later one (received + dropped = sent).
+ */
+TEST_F(nl, events_rate_limited)
+{
+	enum { PAGES = 4000 };
+	long order = param_get("max_contiguous_alloc_order");
+	struct drop_log log = { 0 };
+	struct timespec t0, t1;
+	double burst;
+	struct pollfd pfd;
+	struct nl_cb *cb, *sock_cb;
+	uint32_t id, id2, *p;
+	struct nl ev;
+	int grp, fd, fd2, big = 8 << 20;
+
+	ASSERT_EQ(0, nlt_open(&ev));
+	grp = genl_ctrl_resolve_grp(ev.sk, MY_SHMEM_FAMILY_NAME, MY_SHMEM_MCGRP_EVENTS);
+	ASSERT_LE(0, grp);
+	nl_socket_disable_seq_check(ev.sk);
+	ASSERT_EQ(0, nl_socket_add_membership(ev.sk, grp));
+	/* root: a buffer past rmem_max, so that nothing overflows */
+	ASSERT_EQ(0, setsockopt(nl_socket_get_fd(ev.sk), SOL_SOCKET, SO_RCVBUFFORCE,
+				&big, sizeof(big)));
+	ASSERT_EQ(0, set_order(0));
+	fd = open_dev();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, create_seg(fd, KEY(1000), PAGES, &id));
+	p = mmap(NULL, PAGES * page_size(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	p[(PAGES - 1) * page_size() / sizeof(*p)] = THESIS_PATTERN;	/* 4000 runs */
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	burst = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	munmap(p, PAGES * page_size());
+	sleep(2);			/* the limit's window passes */
+	fd2 = open_dev();
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, create_seg(fd2, KEY(1001), 1, &id2));	/* carries the count */
+	EXPECT_EQ(0, seg_del(&self->nl, id2));
+	EXPECT_EQ(0, seg_del(&self->nl, id));
+	close(fd2);
+	close(fd);
+
+	sock_cb = nl_socket_get_cb(ev.sk);
+	cb = nl_cb_clone(sock_cb);
+	nl_cb_put(sock_cb);
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, parse_drop, &log);
+	pfd = (struct pollfd){ .fd = nl_socket_get_fd(ev.sk), .events = POLLIN };
+	while (poll(&pfd, 1, 1000) > 0) {
+		int err = nl_recvmsgs(ev.sk, cb);
+
+		ASSERT_LE(0, err) TH_LOG("receiving events: %s", nl_geterror(err));
+	}
+	nl_cb_put(cb);
+	nlt_close(&ev);
+	TH_LOG("%ld alloc events received, %ld dropped; the burst took %.2f s",
+	       log.allocs, log.dropped, burst);
+	EXPECT_EQ(PAGES, log.allocs + log.dropped);
+	/* Within one second at most two windows of 256 events pass. */
+	if (burst < 1.0) {
+		EXPECT_LE(PAGES - 2 * 256, log.dropped);
+	} else {
+		EXPECT_GE((long)(256 * (burst + 2)), log.allocs);
+	}
 	set_order(order);
 }
 
