@@ -2,12 +2,15 @@
 /*
  * my_shmem internals.  The path of a page fault through the module:
  *
- *   vm.c       fault handler: find or create the allocation, map it
+ *   vm.c       fault handler: find or create the allocation, map it;
+ *              attach and detach (VMA open/close)
  *   segment.c  allocations of 2^order pages, indexed by page offset
  *   cache.c    clean / invalidate to the Point of Coherency (backends)
  *   trace.h    tracepoints alloc, fault, clean, inval
- *   stats.c    counters in sysfs
- *   main.c     misc device, file operations, module parameters
+ *
+ * Around it: registry.c (segments by id and key, lifetimes, permissions),
+ * file.c (open files = nodes, the ioctls), netlink.c (the generic-netlink
+ * family), stats.c (counters in sysfs), main.c (misc device, parameters).
  */
 #ifndef _MY_SHMEM_H
 #define _MY_SHMEM_H
