@@ -246,7 +246,7 @@ static void set_fail(int mif, bool on)
 	pwrite(mif, on ? "1" : "0", 1, 0);
 }
 
-TEST_F(inject, random_workload)
+TEST_F_TIMEOUT(inject, random_workload, 600)
 {
 	const char *seed_env = getenv("MY_SHMEM_FI_SEED");
 	uint64_t seed = seed_env ? strtoull(seed_env, NULL, 0) : 1;
@@ -573,7 +573,7 @@ static void *racer_run(void *arg)
  * The window is a few microseconds wide: a race test, not a proof; the
  * mutation check (selftests/mutations/2-*.patch) records how often it wins.
  */
-TEST_F(inject, threads_race_failing_stores)
+TEST_F_TIMEOUT(inject, threads_race_failing_stores, 600)
 {
 	enum { NTHREADS = 4, ROUNDS = 100, PAGES = 96 };
 	unsigned long stride = page_size() / sizeof(uint32_t), base, i, round;

@@ -83,7 +83,7 @@ static bool wait_growth(long start, long n)
  * the task must die (the fault used to return "no page, retry" and the
  * kernel retried the copy forever).
  */
-TEST_F(far, killed_during_kernel_mode_fault_dies)
+TEST_F_TIMEOUT(far, killed_during_kernel_mode_fault_dies, 300)
 {
 	char *dst = (char *)self->p + FAR_PAGES * page_size();
 	char buf[4096];
@@ -122,7 +122,7 @@ TEST_F(far, killed_during_kernel_mode_fault_dies)
  * not after the whole far touch; and the far toucher dies promptly when
  * killed.
  */
-TEST_F(far, far_touch_does_not_hold_others)
+TEST_F_TIMEOUT(far, far_touch_does_not_hold_others, 300)
 {
 	unsigned long stride = page_size() / sizeof(uint32_t), near;
 	long grown_before, grown_after;

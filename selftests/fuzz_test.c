@@ -220,7 +220,19 @@ static long seg0_pages_allocated(void)
 	return pages;
 }
 
-TEST(random_interfaces)
+FIXTURE(fuzz) {
+};
+
+FIXTURE_SETUP(fuzz)
+{
+}
+
+FIXTURE_TEARDOWN(fuzz)
+{
+}
+
+/* Minutes under a debug kernel on a loaded host: a generous timeout. */
+TEST_F_TIMEOUT(fuzz, random_interfaces, 900)
 {
 	const char *seed_env = getenv("MY_SHMEM_FUZZ_SEED");
 	const char *ops_env = getenv("MY_SHMEM_FUZZ_OPS");

@@ -287,7 +287,7 @@ TEST_F(nl, stats_get)
 }
 
 /* seg-get by id and in a dump (many segments: a dump in several parts). */
-TEST_F(nl, seg_get_and_dump)
+TEST_F_TIMEOUT(nl, seg_get_and_dump, 300)
 {
 	enum { N = 150 };
 	struct seg_reply r;
@@ -549,7 +549,7 @@ static int on_dump_intr(struct nl_msg *msg, void *arg)
  * A dump during which segments come or go is flagged NLM_F_DUMP_INTR (the
  * dump of 150 segments takes several parts; one is created after the first).
  */
-TEST_F(nl, dump_interrupted)
+TEST_F_TIMEOUT(nl, dump_interrupted, 300)
 {
 	enum { N = 150 };
 	struct intr_dump d = { 0 };
@@ -607,7 +607,7 @@ static int parse_drop(struct nl_msg *msg, void *arg)
  * reaches a listener as at most 256 events a second; every event is either
  * delivered or counted as dropped in a later one (received + dropped = sent).
  */
-TEST_F(nl, events_rate_limited)
+TEST_F_TIMEOUT(nl, events_rate_limited, 300)
 {
 	enum { PAGES = 4000 };
 	long order = param_get("max_contiguous_alloc_order");

@@ -416,7 +416,7 @@ TEST_F(seg, permissions)
  * (its own fd, the same key) at 0x20000000; a token goes back and forth
  * through C11 atomics.
  */
-TEST_F(seg, xv6_ping_pong)
+TEST_F_TIMEOUT(seg, xv6_ping_pong, 300)
 {
 	enum { ROUNDS = 1000 };
 	void *const parent_at = (void *)0x10000000UL, *const child_at = (void *)0x20000000UL;
@@ -596,7 +596,7 @@ static unsigned long race_threads(int base, int secs)
  * detach / INFO on four keys for two seconds; then every segment is deleted
  * and nothing is left (the fixture checks pages and segments).
  */
-TEST_F(seg, race_get_delete_attach)
+TEST_F_TIMEOUT(seg, race_get_delete_attach, 300)
 {
 	unsigned long ops;
 	int i, status, pipefd[2];
