@@ -170,22 +170,6 @@ FIXTURE_TEARDOWN(inject)
 	close(self->fd);
 }
 
-/* xorshift64*: the whole workload follows from the seed. */
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 2685821657736338717ULL;
-}
-
-static unsigned long rnd_below(unsigned long n)
-{
-	return n ? rnd() % n : 0;
-}
-
 /* What every writer puts in the first word of page @pgoff. */
 static uint32_t value_of(unsigned long pgoff)
 {
@@ -266,7 +250,7 @@ TEST_F_TIMEOUT(inject, random_workload, 600)
 		SKIP(return, "%s", self->why);
 	for (i = 0; name[i]; i++)
 		seed = seed * 31 + name[i];
-	rng_state = seed | 1;
+	prng_seed(seed | 1);
 	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
 	base = frontier(self->fd);
 	ASSERT_GE((unsigned long)param_get("seg0_pages"), base + 2 * SPAN_PAGES)
@@ -287,8 +271,8 @@ TEST_F_TIMEOUT(inject, random_workload, 600)
 		set_fail(self->mif, true);
 
 	for (step = 0; step < variant->ops; step++) {
-		unsigned int op = rnd_below(7);
-		struct window *w = nwin ? &win[rnd_below(nwin)] : NULL;
+		unsigned int op = prng_below(7);
+		struct window *w = nwin ? &win[prng_below(nwin)] : NULL;
 		unsigned long off, len;
 		void *p;
 		int r;
@@ -299,8 +283,8 @@ TEST_F_TIMEOUT(inject, random_workload, 600)
 
 		if (!w || (op == 0 && nwin < MAX_WIN)) {
 			/* mmap a window somewhere in the span */
-			len = 1 + rnd_below(64);
-			off = base + rnd_below(SPAN_PAGES - len);
+			len = 1 + prng_below(64);
+			off = base + prng_below(SPAN_PAGES - len);
 			if (task)
 				set_fail(self->mif, true);
 			p = map_pages(self->fd, off, len, PROT_READ | PROT_WRITE);
@@ -317,9 +301,9 @@ TEST_F_TIMEOUT(inject, random_workload, 600)
 		switch (op) {
 		case 0:
 		case 1:	/* touch a few pages, at a random order */
-			set_order(rnd_below(4));
+			set_order(prng_below(4));
 			for (i = 0; i < 4; i++) {
-				off = rnd_below(w->pages);
+				off = prng_below(w->pages);
 				r = touch(&w->addr[off * stride], w->pgoff + off);
 				ASSERT_LE(0, r) TH_LOG("step %lu: page %lu reads back wrong data",
 						       step, w->pgoff + off);
@@ -340,7 +324,7 @@ TEST_F_TIMEOUT(inject, random_workload, 600)
 				int n = 0;
 
 				for (i = 0; i < 4; i++) {
-					off = rnd_below(w->pages);
+					off = prng_below(w->pages);
 					r = touch(&w->addr[off * stride], w->pgoff + off);
 					if (r < 0)
 						_exit(100);
@@ -355,8 +339,8 @@ TEST_F_TIMEOUT(inject, random_workload, 600)
 			break;
 		}
 		case 3:	/* munmap a prefix, a suffix, the middle or all of it */
-			off = rnd_below(w->pages);
-			len = 1 + rnd_below(w->pages - off);
+			off = prng_below(w->pages);
+			len = 1 + prng_below(w->pages - off);
 			if (task)
 				set_fail(self->mif, true);
 			r = munmap(w->addr + off * stride, len * page_size());
@@ -385,7 +369,7 @@ TEST_F_TIMEOUT(inject, random_workload, 600)
 			}
 			break;
 		case 4:	/* mremap: grow, moving if need be */
-			len = w->pages + 1 + rnd_below(16);
+			len = w->pages + 1 + prng_below(16);
 			if (w->pgoff + len > base + SPAN_PAGES)
 				break;
 			if (task)

@@ -29,21 +29,6 @@
 #define KEY(n)	(0xf0220000ULL + (n))
 #define SCAN_IDS	65536	/* ids looked at when cleaning up */
 
-static uint64_t rng;
-
-static uint64_t rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 2685821657736338717ULL;
-}
-
-static unsigned long below(unsigned long n)
-{
-	return n ? rnd() % n : 0;
-}
-
 static sigjmp_buf jmp;
 
 static void on_fault(int sig)
@@ -77,28 +62,28 @@ static void fuzz_netlink(int sk, int family)
 	struct nlmsghdr *nlh = (void *)buf;
 	struct genlmsghdr *g = (void *)(nlh + 1);
 	size_t len = NLMSG_HDRLEN + GENL_HDRLEN;
-	int nattr = below(5), i;
+	int nattr = prng_below(5), i;
 
 	memset(buf, 0, sizeof(buf));
-	nlh->nlmsg_type = below(20) ? family : GENL_ID_CTRL;	/* never other families */
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | (below(3) ? 0 : NLM_F_DUMP);
-	g->cmd = below(9);
-	g->version = below(3);
+	nlh->nlmsg_type = prng_below(20) ? family : GENL_ID_CTRL;	/* never other families */
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | (prng_below(3) ? 0 : NLM_F_DUMP);
+	g->cmd = prng_below(9);
+	g->version = prng_below(3);
 	for (i = 0; i < nattr; i++) {
 		struct nlattr *a = (void *)(buf + len);
-		int plen = below(4) ? (int)(4 << below(2)) : (int)below(80);
+		int plen = prng_below(4) ? (int)(4 << prng_below(2)) : (int)prng_below(80);
 
 		if (len + NLA_HDRLEN + plen > sizeof(buf))
 			break;
-		a->nla_type = below(30);
+		a->nla_type = prng_below(30);
 		a->nla_len = NLA_HDRLEN + plen;
 		for (int j = 0; j < plen; j++)
-			((unsigned char *)(a + 1))[j] = below(3) ? 0 : rnd();
-		if (plen && below(2))	/* often a string */
+			((unsigned char *)(a + 1))[j] = prng_below(3) ? 0 : prng();
+		if (plen && prng_below(2))	/* often a string */
 			((char *)(a + 1))[plen - 1] = '\0';
 		len += NLA_ALIGN(a->nla_len);
 	}
-	nlh->nlmsg_len = below(50) ? len : below(len + 1);
+	nlh->nlmsg_len = prng_below(50) ? len : prng_below(len + 1);
 	send(sk, buf, len, MSG_DONTWAIT);
 	while (recv(sk, buf, sizeof(buf), MSG_DONTWAIT) > 0)
 		;
@@ -148,48 +133,48 @@ static void fuzz_ioctl(int fd, uint32_t *ids, int *nids)
 		unsigned char raw[256];
 	} u;
 	uint64_t orders[MY_SHMEM_NR_ORDERS];
-	unsigned int nr = below(7), cmd;
+	unsigned int nr = prng_below(7), cmd;
 
 	memset(&u, 0, sizeof(u));
-	cmd = _IOC(below(4), below(40) ? MY_SHMEM_IOC_MAGIC : below(256), nr, sizeof(u.get));
+	cmd = _IOC(prng_below(4), prng_below(40) ? MY_SHMEM_IOC_MAGIC : prng_below(256), nr, sizeof(u.get));
 	switch (nr) {
 	case 3:
 		u.get = (struct my_shmem_get){
-			.size = sizeof(u.get), .flags = below(4), .key = KEY(below(KEYS)),
-			.bytes = below(8) * page_size() + below(2), .perm = 0600,
+			.size = sizeof(u.get), .flags = prng_below(4), .key = KEY(prng_below(KEYS)),
+			.bytes = prng_below(8) * page_size() + prng_below(2), .perm = 0600,
 		};
-		if (!below(10))
-			u.get.mode = below(3);
-		if (!below(10))
-			u.get.flags |= 1U << below(32);
+		if (!prng_below(10))
+			u.get.mode = prng_below(3);
+		if (!prng_below(10))
+			u.get.flags |= 1U << prng_below(32);
 		break;
 	case 4:
 		u.del = (struct my_shmem_delete){
-			.size = sizeof(u.del), .id = *nids ? ids[below(*nids)] : below(100),
+			.size = sizeof(u.del), .id = *nids ? ids[prng_below(*nids)] : prng_below(100),
 		};
 		break;
 	case 5:
 		u.info = (struct my_shmem_seg_info){
 			.size = sizeof(u.info),
-			.id = below(4) ? (*nids ? ids[below(*nids)] : 0) : MY_SHMEM_SEG_INFO_BOUND,
-			.orders = below(3) ? (uintptr_t)orders : below(2) ? 8 : 0,
-			.nr_orders = below(2 * MY_SHMEM_NR_ORDERS),
+			.id = prng_below(4) ? (*nids ? ids[prng_below(*nids)] : 0) : MY_SHMEM_SEG_INFO_BOUND,
+			.orders = prng_below(3) ? (uintptr_t)orders : prng_below(2) ? 8 : 0,
+			.nr_orders = prng_below(2 * MY_SHMEM_NR_ORDERS),
 		};
 		break;
 	case 1:
 		u.st = (struct my_shmem_stats){ .size = sizeof(u.st), .orders = (uintptr_t)orders,
-					       .nr_orders = below(MY_SHMEM_NR_ORDERS + 2) };
+					       .nr_orders = prng_below(MY_SHMEM_NR_ORDERS + 2) };
 		break;
 	case 2:
-		u.sync = (struct my_shmem_sync){ .offset = below(16) * page_size(),
-						 .len = below(16) * page_size(), .flags = below(5) };
+		u.sync = (struct my_shmem_sync){ .offset = prng_below(16) * page_size(),
+						 .len = prng_below(16) * page_size(), .flags = prng_below(5) };
 		break;
 	}
-	if (!below(8))	/* a struct of the wrong size, maybe with junk after it */
-		u.get.size = below(3) ? below(300) : sizeof(u) + below(8);
-	if (!below(8))
-		u.raw[below(sizeof(u.get))] ^= 1 << below(8);
-	if (!ioctl(fd, cmd, below(50) ? (void *)&u : (void *)8) && nr == 3 && *nids < 64)
+	if (!prng_below(8))	/* a struct of the wrong size, maybe with junk after it */
+		u.get.size = prng_below(3) ? prng_below(300) : sizeof(u) + prng_below(8);
+	if (!prng_below(8))
+		u.raw[prng_below(sizeof(u.get))] ^= 1 << prng_below(8);
+	if (!ioctl(fd, cmd, prng_below(50) ? (void *)&u : (void *)8) && nr == 3 && *nids < 64)
 		ids[(*nids)++] = u.get.id;
 }
 
@@ -260,7 +245,7 @@ TEST_F_TIMEOUT(fuzz, random_interfaces, 900)
 		}
 		close(fd);
 	}
-	rng = seed * 0x9e3779b97f4a7c15ULL | 1;
+	prng_seed(seed * 0x9e3779b97f4a7c15ULL | 1);
 	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
 	ASSERT_EQ(0, sigaction(SIGSEGV, &sa, NULL));
 	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
@@ -271,8 +256,8 @@ TEST_F_TIMEOUT(fuzz, random_interfaces, 900)
 		fds[i] = open_dev();
 
 	for (step = 0; step < ops; step++) {
-		unsigned int op = below(100);
-		int fi = below(NFD), mi = below(NMAP);
+		unsigned int op = prng_below(100);
+		int fi = prng_below(NFD), mi = prng_below(NMAP);
 		struct map *m = &maps[mi];
 
 		if (op < 25) {
@@ -280,27 +265,27 @@ TEST_F_TIMEOUT(fuzz, random_interfaces, 900)
 		} else if (op < 40) {
 			fuzz_netlink(nl, family);
 		} else if (op < 52) {	/* map */
-			size_t len = (1 + below(16)) * page_size();
-			int prot = below(4) ? PROT_READ | PROT_WRITE : PROT_READ;
-			int flags = below(10) ? MAP_SHARED : MAP_PRIVATE;
+			size_t len = (1 + prng_below(16)) * page_size();
+			int prot = prng_below(4) ? PROT_READ | PROT_WRITE : PROT_READ;
+			int flags = prng_below(10) ? MAP_SHARED : MAP_PRIVATE;
 			void *p;
 
 			if (m->addr)
 				munmap(m->addr, m->len);
 			m->addr = NULL;
-			p = mmap(NULL, len, prot, flags, fds[fi], below(32) * page_size());
+			p = mmap(NULL, len, prot, flags, fds[fi], prng_below(32) * page_size());
 			if (p != MAP_FAILED)
 				*m = (struct map){ p, len };
 		} else if (op < 75) {	/* touch */
 			if (!m->addr)
 				continue;
-			faults += !!poke(&m->addr[below(m->len)], below(2), (char)rnd());
+			faults += !!poke(&m->addr[prng_below(m->len)], prng_below(2), (char)prng());
 		} else if (op < 82) {	/* munmap part or all */
 			size_t off;
 
 			if (!m->addr)
 				continue;
-			off = below(m->len / page_size()) * page_size();
+			off = prng_below(m->len / page_size()) * page_size();
 			if (off) {
 				munmap(m->addr + off, m->len - off);
 				m->len = off;
@@ -309,7 +294,7 @@ TEST_F_TIMEOUT(fuzz, random_interfaces, 900)
 				m->addr = NULL;
 			}
 		} else if (op < 87) {	/* mremap: grow, shrink or move */
-			size_t nlen = (1 + below(16)) * page_size();
+			size_t nlen = (1 + prng_below(16)) * page_size();
 			void *p;
 
 			if (!m->addr)
@@ -319,21 +304,21 @@ TEST_F_TIMEOUT(fuzz, random_interfaces, 900)
 				*m = (struct map){ p, nlen };
 		} else if (op < 90) {	/* mprotect */
 			if (m->addr)
-				mprotect(m->addr, m->len, below(2) ? PROT_READ : PROT_READ | PROT_WRITE);
+				mprotect(m->addr, m->len, prng_below(2) ? PROT_READ : PROT_READ | PROT_WRITE);
 		} else if (op < 97) {	/* reopen an fd */
 			close(fds[fi]);
-			fds[fi] = below(5) ? open_dev() : open(MY_SHMEM_DEVICE, O_RDONLY | O_CLOEXEC);
+			fds[fi] = prng_below(5) ? open_dev() : open(MY_SHMEM_DEVICE, O_RDONLY | O_CLOEXEC);
 		} else if (op < 98) {	/* order */
-			set_order(below(5));
+			set_order(prng_below(5));
 		} else {		/* fork: the child fuzzes a little and exits */
 			pid_t pid = fork();
 
 			if (pid == 0) {
 				for (i = 0; i < 20; i++) {
-					fuzz_ioctl(fds[below(NFD)], ids, &nids);
-					m = &maps[below(NMAP)];
+					fuzz_ioctl(fds[prng_below(NFD)], ids, &nids);
+					m = &maps[prng_below(NMAP)];
 					if (m->addr)
-						poke(&m->addr[below(m->len)], true, 1);
+						poke(&m->addr[prng_below(m->len)], true, 1);
 				}
 				_exit(0);
 			}

@@ -260,6 +260,31 @@ static inline long check_runs(const struct shm_stats *a,
 	return runs;
 }
 
+/*
+ * xorshift64*: the seeded, reproducible sequence of the randomised tests
+ * (fault_inject_test, fuzz_test): the same seed, the same run.
+ */
+static uint64_t prng_state = 1;
+
+static inline void prng_seed(uint64_t seed)
+{
+	prng_state = seed ? seed : 1;
+}
+
+static inline uint64_t prng(void)
+{
+	prng_state ^= prng_state >> 12;
+	prng_state ^= prng_state << 25;
+	prng_state ^= prng_state >> 27;
+	return prng_state * 2685821657736338717ULL;
+}
+
+/* Uniform enough in [0, n); 0 when n is 0. */
+static inline unsigned long prng_below(unsigned long n)
+{
+	return n ? prng() % n : 0;
+}
+
 /* Under QEMU TCG (scripts/vm-run sets MY_SHMEM_ACCEL): cache ops are no-ops. */
 static inline bool under_tcg(void)
 {
