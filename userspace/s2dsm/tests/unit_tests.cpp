@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 // Unit tests for the wire format and the shared MSI view formatter.
 // Prints one line per test: "ok - name" / "not ok - name: why"; run_tests.py numbers them.
-#include "../../common/msi.hpp"
+#include "my_shmem/msi.hpp"
 #include "wire.hpp"
 
 #include <cstdio>
@@ -100,9 +100,12 @@ int main()
 				   "{\"page\":1,\"state\":\"M\",\"name\":\"Modified\"}],\"counts\":{\"M\":1,\"S\":1,\"I\":0}}\n";
 		return got == want ? std::string() : "got:\n" + got;
 	});
-	test("msi: json quoting of control and non-ASCII bytes", [] {
-		std::string got = my_shmem::msi::json_quote(std::string("x\n\x01\xff", 4));
-		return got == "\"x\\n\\u0001\\u00ff\"" ? std::string() : "got " + got;
+	test("msi: json label with control and non-UTF-8 bytes", [] {
+		std::vector<PageState> v{{0, State::Invalid}};
+		std::string got = my_shmem::msi::format_json(v, std::string("x\n\x01\xff", 4));
+		std::string want = "{\"label\":\"x\\n\\u0001\\ufffd\",\"pages\":[{\"page\":0,\"state\":\"I\","
+				   "\"name\":\"Invalid\"}],\"counts\":{\"M\":0,\"S\":0,\"I\":1}}\n";
+		return got == want ? std::string() : "got " + got;
 	});
 	test("wire: header round trip", [] {
 		wire::Header h{wire::Type::Reply, 5, 0, wire::kReplyHasData, 4096};

@@ -67,12 +67,10 @@ std::string format_text(std::span<const PageState> pages, std::string_view label
 // JSON view: a single line,
 //   {"label":"...","pages":[{"page":0,"state":"S","name":"Shared"},...],
 //    "counts":{"M":0,"S":1,"I":1}}
-// ("label" only when given).  Ends with '\n'.
+// ("label" only when given; ASCII only, with invalid UTF-8 in it replaced by
+// U+FFFD).  Ends with '\n'.
 std::string format_json(std::span<const PageState> pages, std::string_view label = {});
 
 std::string format_view(std::span<const PageState> pages, Format fmt, std::string_view label = {});
-
-// JSON string literal (with quotes) for arbitrary bytes; non-ASCII bytes are \u00XX escaped.
-std::string json_quote(std::string_view s);
 
 } // namespace my_shmem::msi

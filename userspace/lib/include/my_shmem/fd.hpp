@@ -1,12 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-// RAII owners for a file descriptor and a memory mapping, and the error type
-// every my_shmem tool reports with: what failed, on which file, and errno text.
+// RAII owners for a file descriptor and a memory mapping.
 #pragma once
 
 #include <cerrno>
 #include <cstddef>
-#include <cstring>
-#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -14,18 +11,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "error.hpp"
+
 namespace my_shmem {
-
-// "open /dev/my_shmem: No such file or directory"
-class SysError : public std::runtime_error {
-public:
-	SysError(const std::string &what, int err)
-		: std::runtime_error(what + ": " + std::strerror(err)), err_(err) {}
-	int err() const { return err_; }
-
-private:
-	int err_;
-};
 
 class Fd {
 public:

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "msi.hpp"
+#include "my_shmem/msi.hpp"
 
 #include <array>
 #include <cctype>
-#include <cstdio>
+
+#include <nlohmann/json.hpp>
 
 namespace my_shmem::msi {
 
@@ -49,60 +50,26 @@ std::string format_text(std::span<const PageState> pages, std::string_view label
 	return out;
 }
 
-std::string json_quote(std::string_view s)
-{
-	std::string out = "\"";
-	for (unsigned char c : s) {
-		switch (c) {
-		case '"': out += "\\\""; break;
-		case '\\': out += "\\\\"; break;
-		case '\n': out += "\\n"; break;
-		case '\t': out += "\\t"; break;
-		case '\r': out += "\\r"; break;
-		default:
-			if (c < 0x20 || c >= 0x7f) {
-				char buf[8];
-				std::snprintf(buf, sizeof buf, "\\u%04x", c);
-				out += buf;
-			} else {
-				out += static_cast<char>(c);
-			}
-		}
-	}
-	out += '"';
-	return out;
-}
-
 std::string format_json(std::span<const PageState> pages, std::string_view label)
 {
 	std::array<std::uint64_t, 3> counts{};
-	std::string out = "{";
-	if (!label.empty()) {
-		out += "\"label\":";
-		out += json_quote(label);
-		out += ',';
-	}
-	out += "\"pages\":[";
-	bool first = true;
+	nlohmann::ordered_json j = nlohmann::ordered_json::object();
+	nlohmann::ordered_json list = nlohmann::ordered_json::array();
+
+	if (!label.empty())
+		j["label"] = std::string(label);
 	for (const PageState &p : pages) {
-		if (!first)
-			out += ',';
-		first = false;
-		out += "{\"page\":";
-		out += std::to_string(p.page);
-		out += ",\"state\":\"";
-		out += letter(p.state);
-		out += "\",\"name\":\"";
-		out += name(p.state);
-		out += "\"}";
+		list.push_back({ { "page", p.page },
+				 { "state", std::string(1, letter(p.state)) },
+				 { "name", std::string(name(p.state)) } });
 		++counts[static_cast<std::size_t>(p.state)];
 	}
-	out += "],\"counts\":{";
-	out += "\"M\":" + std::to_string(counts[static_cast<std::size_t>(State::Modified)]);
-	out += ",\"S\":" + std::to_string(counts[static_cast<std::size_t>(State::Shared)]);
-	out += ",\"I\":" + std::to_string(counts[static_cast<std::size_t>(State::Invalid)]);
-	out += "}}\n";
-	return out;
+	j["pages"] = std::move(list);
+	j["counts"] = { { "M", counts[static_cast<std::size_t>(State::Modified)] },
+			{ "S", counts[static_cast<std::size_t>(State::Shared)] },
+			{ "I", counts[static_cast<std::size_t>(State::Invalid)] } };
+	// A label is any bytes: invalid UTF-8 becomes U+FFFD rather than an exception.
+	return j.dump(-1, ' ', true, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 std::string format_view(std::span<const PageState> pages, Format fmt, std::string_view label)

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "cli.hpp"
+
+namespace shmemctl {
+
+const char *const kVersion = "shmemctl 1.0 (my_shmem uapi 1, netlink family my_shmem v1)";
+
+namespace {
+
+const char *kDescription =
+	"shmemctl - control and inspect the my_shmem kernel module\n"
+	"\n"
+	"my_shmem (/dev/my_shmem) is device memory allocated on page fault in runs of\n"
+	"2^order contiguous pages, shared between processes as segment 0 or as named\n"
+	"segments (SysV shm semantics), and cleaned to the Point of Coherency when a\n"
+	"mapping goes.  shmemctl reports its state, sets its parameters, manages its\n"
+	"segments, runs the thesis' writer and reader, and follows its events.\n"
+	"It talks to the module through the generic-netlink family \"my_shmem\" and\n"
+	"falls back to sysfs (/sys/module/my_shmem, /sys/class/misc/my_shmem/stats)\n"
+	"and the device's ioctls where netlink cannot be used.";
+
+const char *kFooter =
+	"Global options go before the command.  Every command takes --help.\n"
+	"\n"
+	"Exit status: 0 success; 1 the operation failed (module not loaded, no\n"
+	"permission, the kernel refused, read found wrong data); 2 usage error.\n"
+	"\n"
+	"Environment: MY_SHMEM_ROOT (same as --root).\n"
+	"\n"
+	"Examples:\n"
+	"  shmemctl status\n"
+	"  shmemctl param set order 4\n"
+	"  shmemctl seg create 0x2a --size 1M --perm 0660\n"
+	"  shmemctl seg list\n"
+	"  shmemctl touch write -n 64 --key 0x2a && shmemctl touch read -n 64 --key 0x2a\n"
+	"  shmemctl -j watch --count 10";
+
+void key_option(CLI::App *sub, Options &o, const char *what)
+{
+	sub->add_option("-k,--key", o.key_text,
+			std::string("Segment key of ") + what +
+				" (decimal, 0x hex or 0 octal; default 0: segment 0)")
+		->type_name("KEY");
+}
+
+// A subcommand: one line for its parent's list, the whole text in its own help.
+CLI::App *cmd(CLI::App *parent, const char *name, const char *brief, const char *text)
+{
+	CLI::App *sub = parent->add_subcommand(name, brief);
+
+	sub->footer(std::string("\n") + text);
+	return sub;
+}
+
+CLI::App *cmd(std::unique_ptr<CLI::App> &parent, const char *name, const char *brief,
+	      const char *text)
+{
+	return cmd(parent.get(), name, brief, text);
+}
+
+} // namespace
+
+std::unique_ptr<CLI::App> make_app(Options &o)
+{
+	auto app = std::make_unique<CLI::App>(kDescription, "shmemctl");
+
+	app->footer(kFooter);
+	app->require_subcommand(1);
+	app->fallthrough();
+	app->set_help_all_flag("--help-all", "Print the help of every command (the man page's source)");
+	app->set_version_flag("-V,--version", kVersion);
+	app->add_flag("-j,--json", o.json,
+		      "Print JSON (one document; watch: one object per line) instead of text");
+	app->add_flag("-p,--pretty", o.pretty, "Indent the JSON (implies --json)");
+	app->add_option("--root", o.root,
+			"Look for /dev, /sys and tracefs under DIR instead of / (testing; "
+			"netlink is not used then)")
+		->type_name("DIR");
+
+	// status
+	auto *status = cmd(app, "status", "Show the module's state and counters",
+		"Show whether the module is loaded, its version, backend, allocation order,\n"
+		"caps, pages in use, allocations by order and its fault / clean / invalidate\n"
+		"counters.  Exit status 1 if the module is not loaded.");
+	status->callback([&o] { o.cmd = Command::Status; });
+
+	// param
+	auto *param = cmd(app, "param", "Read or change module parameters", "Read or change module parameters (/sys/module/my_shmem/parameters).");
+	param->require_subcommand(1);
+	auto *pget = cmd(param, "get", "Print parameters",
+		"Print parameters.  Without NAME: every parameter, its value and whether it can\n"
+		"change after load.  With one NAME: its value alone (for scripts).  Names:\n"
+		"max_contiguous_alloc_order (alias order), backend, max_pages, max_segments,\n"
+		"max_segment_pages, seg0_pages, seg0_mode.");
+	pget->add_option("NAME", o.names, "Parameter name or alias");
+	pget->callback([&o] { o.cmd = Command::ParamGet; });
+	auto *pset = cmd(param, "set", "Change a parameter at run time",
+		"Change a parameter at run time (root: CAP_NET_ADMIN over netlink, or write\n"
+		"access to its sysfs file).  The tool checks the value's form first (exit 2);\n"
+		"the module has the last word (exit 1 if it refuses).  Values:\n"
+		"  order (max_contiguous_alloc_order)  0..10: log2 pages per new allocation\n"
+		"  backend                 insn, pmem, kernel (patched kernel) or none\n"
+		"  max_pages               cap on allocated pages; 0 = half of RAM\n"
+		"  max_segments            segments at once, segment 0 included, >= 1\n"
+		"  max_segment_pages       largest named segment in pages, >= 1\n"
+		"  seg0_pages              size of segment 0 in pages, >= 1\n"
+		"  seg0_mode               load time only: insmod my_shmem.ko seg0_mode=0660");
+	pset->add_option("NAME", o.name, "Parameter name or alias")->required();
+	pset->add_option("VALUE", o.value, "New value")->required();
+	pset->callback([&o] { o.cmd = Command::ParamSet; });
+
+	// seg
+	auto *seg = cmd(app, "seg", "Manage named segments",
+		"Named segments: System V shared-memory semantics over /dev/my_shmem.  A\n"
+		"segment has a key, a size, an owner and permission bits; it lives until\n"
+		"deleted and, once deleted, until its last attachment goes.");
+	seg->require_subcommand(1);
+	auto *create = cmd(seg, "create", "Create (or find) the segment of a key",
+		"Create the segment of KEY (or find the existing one, unless --excl) and print\n"
+		"it.  The segment stays after shmemctl exits, like shmget(IPC_CREAT).");
+	create->add_option("KEY", o.key_text, "Key, non-zero (decimal, 0x hex or 0 octal)")
+		->required();
+	create->add_option("-s,--size", o.size_text,
+			   "Size: bytes, or with a unit K, M, G, T (powers of 1024), or pages "
+			   "with 'p' (e.g. 16p); rounded up to whole pages")
+		->required()
+		->type_name("SIZE");
+	create->add_option("-m,--mode", o.mode, "shared (one copy, default) or coherent (MSI)")
+		->check(CLI::IsMember({ "shared", "coherent" }));
+	create->add_option("--perm", o.perm_text,
+			   "Permission bits in octal, as for shmget (default 0600)")
+		->type_name("OCTAL");
+	create->add_flag("-x,--excl", o.excl, "Fail if KEY already has a segment (IPC_EXCL)");
+	create->callback([&o] { o.cmd = Command::SegCreate; });
+
+	auto *list = cmd(seg, "list", "List every segment, like ipcs -m",
+		"List every segment, like ipcs -m: key, id, owner, perms, bytes, nattch and\n"
+		"status (\"dest\" once marked for deletion), plus mode and pages allocated.");
+	list->callback([&o] { o.cmd = Command::SegList; });
+
+	auto *info = cmd(seg, "info", "Show one segment in full", "Show one segment in full: ownership, times, attachments and counters.");
+	info->add_option("ID", o.id, "Segment id (as seg list shows it)");
+	key_option(info, o, "the segment, instead of ID");
+	info->callback([&o] { o.cmd = Command::SegInfo; });
+
+	auto *del = cmd(seg, "delete", "Mark a segment for deletion",
+		"Mark a segment for deletion (IPC_RMID): its key is free at once; the memory\n"
+		"goes with its last attachment.  Only its owner or creator (or CAP_IPC_OWNER).");
+	del->add_option("ID", o.id, "Segment id");
+	key_option(del, o, "the segment, instead of ID");
+	del->callback([&o] { o.cmd = Command::SegDelete; });
+
+	auto *attach = cmd(seg, "attach", "Map a segment and hold it",
+		"Map a segment (MAP_SHARED) and hold it until SIGINT or SIGTERM (or --hold\n"
+		"seconds), then unmap it: for demonstrations and tests of attachment counts,\n"
+		"permissions and lifetimes.  Prints where it is mapped once the mapping exists.");
+	attach->add_option("KEY", o.key_text, "Key of the segment (0: segment 0)")->required();
+	attach->add_flag("-r,--read-only", o.read_only,
+			 "Open the device read-only and map PROT_READ (needs read permission only)");
+	attach->add_option("-a,--address", o.address_text,
+			   "Map at this address (hex; MAP_FIXED_NOREPLACE), e.g. 0x10000000")
+		->type_name("ADDR");
+	attach->add_option("-s,--size", o.size_text,
+			   "Map only this much (default: the whole segment)")
+		->type_name("SIZE");
+	attach->add_option("--hold", o.hold, "Detach after this many seconds (default: on a signal)")
+		->check(CLI::NonNegativeNumber)
+		->type_name("SECONDS");
+	attach->callback([&o] { o.cmd = Command::SegAttach; });
+
+	// touch
+	auto *touch = cmd(app, "touch", "The thesis' writer and reader",
+		"The thesis' writer and reader.  write maps PAGES pages of a segment\n"
+		"(MAP_SHARED) from page OFFSET, stores 0xcafebeef into every 32-bit word and\n"
+		"unmaps; each first touch faults in a run of 2^order pages and the unmap makes\n"
+		"the module clean every run it covered to the Point of Coherency.  read maps the\n"
+		"same range read-only, reads every word and counts the words that are not\n"
+		"0xcafebeef (exit status 1 if any).  --repeat does it R times in one process\n"
+		"(what the latency runner uses).  A progress bar shows on stderr when stdout\n"
+		"and stderr are terminals and the run takes longer than --progress-delay.");
+	touch->add_option("OP", o.op, "write or read")
+		->required()
+		->check(CLI::IsMember({ "write", "read" }));
+	touch->add_option("-n,--pages", o.pages, "Pages to map (default 64)")
+		->check(CLI::Range(std::uint64_t{ 1 }, std::uint64_t{ 1 } << 30));
+	touch->add_option("-o,--offset", o.offset,
+			  "Page offset into the segment where the mapping starts (default 0)");
+	touch->add_option("-r,--repeat", o.repeat, "Do it this many times (default 1)")
+		->check(CLI::Range(std::uint64_t{ 1 }, std::uint64_t{ 1 } << 30));
+	touch->add_option("--order", o.order,
+			  "Set max_contiguous_alloc_order to N for the run and restore it "
+			  "afterwards (root)")
+		->check(CLI::Range(0u, 10u))
+		->type_name("N");
+	key_option(touch, o, "the segment to touch");
+	touch->add_flag("!--no-verify", o.verify, "read: only read; do not count differing words");
+	auto *pon = touch->add_flag("--progress", o.progress_on,
+				    "Show the progress bar even when not on a terminal");
+	touch->add_flag("--no-progress", o.progress_off, "Never show the progress bar")
+		->excludes(pon);
+	touch->add_option("--progress-delay", o.progress_delay_ms,
+			  "Show the bar only once the run has taken this long (default 300)")
+		->type_name("MS");
+	touch->callback([&o] { o.cmd = Command::Touch; });
+
+	// sync
+	auto *sync = cmd(app, "sync", "Clean or invalidate a range without mapping it",
+		"Run cache maintenance over RANGE of a segment without mapping it\n"
+		"(MY_SHMEM_IOC_SYNC): every allocation the range intersects that is already\n"
+		"backed is cleaned (--clean: the CPU wrote, a device will read) and/or\n"
+		"invalidated (--inval: a device wrote, the CPU will read), whole.\n"
+		"RANGE is START+COUNT, START..END (END excluded) or COUNT (from 0); each is a\n"
+		"number of pages, or a page-aligned size with a unit (64K, 1M).");
+	sync->add_flag("-c,--clean", o.clean, "Clean to the Point of Coherency");
+	sync->add_flag("-i,--inval", o.inval, "Invalidate to the Point of Coherency");
+	sync->add_option("RANGE", o.range_text, "Pages to maintain, e.g. 0+64 or 1M..2M")
+		->required();
+	sync->add_option("-r,--repeat", o.repeat, "Do it this many times (default 1)")
+		->check(CLI::Range(std::uint64_t{ 1 }, std::uint64_t{ 1 } << 30));
+	key_option(sync, o, "the segment");
+	sync->callback([&o] { o.cmd = Command::Sync; });
+
+	// watch
+	auto *watch = cmd(app, "watch", "Print the module's events as they happen",
+		"Print the module's events as they happen (netlink multicast group \"events\"):\n"
+		"seg-created, seg-deleted, alloc.  One line each; with --json one object per\n"
+		"line.  The kernel sends at most 256 events a second and counts the rest; each\n"
+		"event carries the count dropped before it.  On exit a summary goes to stderr.");
+	watch->add_option("-c,--count", o.count, "Stop after this many events (default: never)");
+	watch->add_option("-t,--timeout", o.timeout, "Stop after this many seconds (default: never)")
+		->check(CLI::NonNegativeNumber)
+		->type_name("SECONDS");
+	watch->callback([&o] { o.cmd = Command::Watch; });
+
+	return app;
+}
+
+} // namespace shmemctl

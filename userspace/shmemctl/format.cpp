@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "format.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+
+namespace shmemctl {
+
+std::optional<std::uint64_t> parse_uint(std::string_view s)
+{
+	int base = 10;
+
+	if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s.remove_prefix(2);
+	} else if (s.size() > 1 && s[0] == '0') {
+		base = 8;
+		s.remove_prefix(1);
+	}
+	std::uint64_t v = 0;
+	auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
+
+	if (s.empty() || ec != std::errc() || p != s.data() + s.size())
+		return std::nullopt;
+	return v;
+}
+
+std::optional<std::uint64_t> parse_size(std::string_view s, std::uint64_t page_size)
+{
+	std::size_t i = 0;
+
+	while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])))
+		i++;
+	if (!i)
+		return std::nullopt;
+	std::uint64_t n = 0;
+	auto [p, ec] = std::from_chars(s.data(), s.data() + i, n);
+
+	if (ec != std::errc())
+		return std::nullopt;
+	std::string unit(s.substr(i));
+
+	for (char &c : unit)
+		c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+	std::uint64_t mul;
+
+	if (unit.empty() || unit == "b")
+		mul = 1;
+	else if (unit == "p" || unit == "page" || unit == "pages")
+		mul = page_size;
+	else if (unit == "k" || unit == "kib" || unit == "kb")
+		mul = 1ULL << 10;
+	else if (unit == "m" || unit == "mib" || unit == "mb")
+		mul = 1ULL << 20;
+	else if (unit == "g" || unit == "gib" || unit == "gb")
+		mul = 1ULL << 30;
+	else if (unit == "t" || unit == "tib" || unit == "tb")
+		mul = 1ULL << 40;
+	else
+		return std::nullopt;
+	if (n && mul > UINT64_MAX / n)
+		return std::nullopt;
+	return n * mul;
+}
+
+std::optional<std::uint32_t> parse_perm(std::string_view s)
+{
+	std::uint32_t v = 0;
+
+	if (s.empty() || s.size() > 4)
+		return std::nullopt;
+	auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 8);
+
+	if (ec != std::errc() || p != s.data() + s.size() || v > 0777)
+		return std::nullopt;
+	return v;
+}
+
+namespace {
+
+// A range bound: plain number = pages; with a unit = bytes, page aligned.
+std::optional<std::uint64_t> range_bound(std::string_view s, std::uint64_t psz, std::string *why)
+{
+	bool unit = !s.empty() && !std::isdigit(static_cast<unsigned char>(s.back()));
+	auto v = unit ? parse_size(s, psz) : parse_uint(s);
+
+	if (!v) {
+		*why = "'" + std::string(s) + "' is neither a number of pages nor a size";
+		return std::nullopt;
+	}
+	if (!unit) {
+		if (*v > UINT64_MAX / psz) {
+			*why = "'" + std::string(s) + "' pages is too large";
+			return std::nullopt;
+		}
+		return *v * psz;
+	}
+	if (*v % psz) {
+		*why = "'" + std::string(s) + "' is not a multiple of the page size (" +
+		       std::to_string(psz) + " bytes)";
+		return std::nullopt;
+	}
+	return v;
+}
+
+} // namespace
+
+std::optional<Range> parse_range(std::string_view s, std::uint64_t psz, std::string *why)
+{
+	std::string ignored;
+	Range r;
+
+	if (!why)
+		why = &ignored;
+	auto plus = s.find('+');
+	auto dots = s.find("..");
+
+	if (plus != std::string_view::npos) {
+		auto a = range_bound(s.substr(0, plus), psz, why);
+		auto b = a ? range_bound(s.substr(plus + 1), psz, why) : std::nullopt;
+
+		if (!b)
+			return std::nullopt;
+		r = { *a, *b };
+	} else if (dots != std::string_view::npos) {
+		auto a = range_bound(s.substr(0, dots), psz, why);
+		auto b = a ? range_bound(s.substr(dots + 2), psz, why) : std::nullopt;
+
+		if (!b)
+			return std::nullopt;
+		if (*b <= *a) {
+			*why = "the end of '" + std::string(s) + "' is not after its start";
+			return std::nullopt;
+		}
+		r = { *a, *b - *a };
+	} else {
+		auto b = range_bound(s, psz, why);
+
+		if (!b)
+			return std::nullopt;
+		r = { 0, *b };
+	}
+	if (!r.len) {
+		*why = "the range '" + std::string(s) + "' is empty";
+		return std::nullopt;
+	}
+	if (r.offset > UINT64_MAX - r.len) {
+		*why = "the range '" + std::string(s) + "' overflows";
+		return std::nullopt;
+	}
+	return r;
+}
+
+std::string human_bytes(std::uint64_t b)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	double v = static_cast<double>(b);
+	int u = 0;
+
+	while (v >= 1024 && u < 6) {
+		v /= 1024;
+		u++;
+	}
+	char buf[32];
+
+	if (u == 0)
+		std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(b));
+	else if (std::fabs(v - std::round(v)) < 0.05)
+		std::snprintf(buf, sizeof(buf), "%.0f %s", v, units[u]);
+	else
+		std::snprintf(buf, sizeof(buf), "%.1f %s", v, units[u]);
+	return buf;
+}
+
+std::string perm_string(std::uint32_t perm)
+{
+	std::string s(9, '-');
+	static const char rwx[] = "rwx";
+
+	for (int i = 0; i < 9; i++)
+		if (perm & (0400u >> i))
+			s[i] = rwx[i % 3];
+	return s;
+}
+
+std::string format_time(std::int64_t t)
+{
+	if (!t)
+		return "never";
+	std::time_t tt = static_cast<std::time_t>(t);
+	std::tm tm{};
+	char buf[32];
+
+	localtime_r(&tt, &tm);
+	std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+	return buf;
+}
+
+std::string format_key(std::uint64_t key)
+{
+	char buf[24];
+
+	std::snprintf(buf, sizeof(buf), "0x%08llx", static_cast<unsigned long long>(key));
+	return buf;
+}
+
+std::string render_table(const std::vector<std::string> &header,
+			 const std::vector<std::vector<std::string>> &rows,
+			 const std::vector<bool> &right)
+{
+	std::vector<std::size_t> w(header.size());
+
+	for (std::size_t c = 0; c < header.size(); c++)
+		w[c] = header[c].size();
+	for (const auto &r : rows)
+		for (std::size_t c = 0; c < r.size() && c < w.size(); c++)
+			w[c] = std::max(w[c], r[c].size());
+	auto line = [&](const std::vector<std::string> &cells) {
+		std::string out;
+
+		for (std::size_t c = 0; c < w.size(); c++) {
+			const std::string cell = c < cells.size() ? cells[c] : "";
+			const std::string pad(w[c] - cell.size(), ' ');
+			const bool r = c < right.size() && right[c];
+
+			if (c)
+				out += "  ";
+			if (r)
+				out += pad + cell;
+			else if (c + 1 < w.size())
+				out += cell + pad;
+			else
+				out += cell;	// no trailing blanks
+		}
+		return out + "\n";
+	};
+	std::string out = line(header);
+
+	for (const auto &r : rows)
+		out += line(r);
+	return out;
+}
+
+std::string progress_line(std::uint64_t done, std::uint64_t total, double seconds, unsigned width)
+{
+	if (done > total)
+		done = total;
+	const double frac = total ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
+	const unsigned fill = static_cast<unsigned>(frac * width);
+	char tail[96];
+
+	std::snprintf(tail, sizeof(tail), "] %3u%%  %llu/%llu pages  %.1f s\033[K",
+		      static_cast<unsigned>(frac * 100), static_cast<unsigned long long>(done),
+		      static_cast<unsigned long long>(total), seconds);
+	return "\r[" + std::string(fill, '#') + std::string(width - fill, ' ') + tail;
+}
+
+} // namespace shmemctl

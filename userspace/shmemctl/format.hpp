@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-2.0
+// shmemctl's parsing and formatting: keys, sizes, ranges, permission bits,
+// times, tables and the progress bar.  Pure functions, unit-tested.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace shmemctl {
+
+// "42", "0x2a", "052" (octal, as kstrtoul(…, 0) reads it).
+std::optional<std::uint64_t> parse_uint(std::string_view s);
+// A size in bytes: "4096", "64K", "1M", "2G", "1T" (powers of 1024; a
+// trailing "iB" or "B" is accepted), or "16p" / "16pages": pages of @page_size.
+std::optional<std::uint64_t> parse_size(std::string_view s, std::uint64_t page_size);
+// Octal permission bits, at most 0777: "600", "0660".
+std::optional<std::uint32_t> parse_perm(std::string_view s);
+
+// A page range "START+COUNT" or "START..END" (END excluded), each a number
+// of pages or a size with a unit (which must then be page aligned); a lone
+// "COUNT" starts at 0.  Byte offset and length.
+struct Range {
+	std::uint64_t offset = 0;
+	std::uint64_t len = 0;
+};
+// The error message when the text is not a range.
+std::optional<Range> parse_range(std::string_view s, std::uint64_t page_size, std::string *why);
+
+// 1536 -> "1.5 KiB", 1073741824 -> "1 GiB", 0 -> "0 B".
+std::string human_bytes(std::uint64_t bytes);
+// 0640 -> "rw-r-----"
+std::string perm_string(std::uint32_t perm);
+// seconds since the epoch -> "2026-11-30 18:34:29" (local time); 0 -> "never"
+std::string format_time(std::int64_t t);
+// "0x0000002a" as ipcs prints keys
+std::string format_key(std::uint64_t key);
+
+// A text table: a header row and rows, columns padded to their widest
+// cell, separated by two spaces; columns listed in @right are right-aligned.
+std::string render_table(const std::vector<std::string> &header,
+			 const std::vector<std::vector<std::string>> &rows,
+			 const std::vector<bool> &right = {});
+
+// One frame of the progress bar (no newline, starts with '\r' and ends by
+// clearing the rest of the line):
+//   "\r[##########          ]  50%  512/1024 pages  0.8 s\033[K"
+std::string progress_line(std::uint64_t done, std::uint64_t total, double seconds,
+			  unsigned width = 30);
+
+} // namespace shmemctl
