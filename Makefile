@@ -65,17 +65,12 @@ $(KMOD_OUT)/kmod/my_shmem.ko: $(KMOD_SRC) $(KMOD_OUT)/krel
 	$(MAKE) -s -C $(KDIR) M=$(KMOD_OUT)/kmod ARCH=$(KARCH_$(GUEST_ARCH)) \
 		CROSS_COMPILE=$(CROSS_$(GUEST_ARCH)) W=1 KCFLAGS=-Werror modules
 
-guest-bins: $(GUEST_BIN)/my_shmem-workload $(GUEST_BIN)/my_shmem-first-touch $(GUEST_BIN)/my_shmem-cmo-anchor
+# shmemctl, its end-to-end test and the benchmarks (userspace/Makefile), the
+# CPU anchor and the selftests; static, so that they run in the busybox guest
+# and on any board.
+guest-bins: $(GUEST_BIN)/my_shmem-cmo-anchor
+	$(MAKE) -s -C userspace TARGET=$(GUEST_ARCH)
 	$(MAKE) -s -C selftests GUEST_ARCH=$(GUEST_ARCH)
-
-# Static, so that they run in the busybox guest and on any board.
-$(GUEST_BIN)/my_shmem-workload: userspace/workload/workload.cpp userspace/common/fd.hpp uapi/linux/my_shmem.h
-	@mkdir -p $(@D)
-	$(CROSS_$(GUEST_ARCH))g++ $(CXXFLAGS_USER) -static -o $@ $<
-
-$(GUEST_BIN)/my_shmem-first-touch: userspace/bench/first_touch.cpp userspace/common/fd.hpp uapi/linux/my_shmem.h
-	@mkdir -p $(@D)
-	$(CROSS_$(GUEST_ARCH))g++ $(CXXFLAGS_USER) -static -o $@ $<
 
 $(GUEST_BIN)/my_shmem-cmo-anchor: userspace/anchor/cmo_bench.cpp
 	@mkdir -p $(@D)

@@ -232,3 +232,4 @@ module_exit(my_shmem_exit);
 MODULE_LICENSE("GPL");
 MODULE_AUTHOR("my_shmem developers");
 MODULE_DESCRIPTION("Fault-driven shared device memory with software cache maintenance");
+MODULE_VERSION("1.0");

@@ -18,6 +18,8 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -131,19 +133,6 @@ std::string cpu_model()
 	return part.empty() ? "unknown" : part;
 }
 
-std::string json_escape(const std::string &s)
-{
-	std::string o;
-
-	for (char c : s) {
-		if (c == '"' || c == '\\')
-			o += '\\';
-		if (static_cast<unsigned char>(c) >= 0x20)
-			o += c;
-	}
-	return o;
-}
-
 } // namespace
 
 int main(int argc, char **argv)
@@ -189,10 +178,9 @@ int main(int argc, char **argv)
 	if (!missing.empty())
 		std::cerr << "my_shmem-cmo-anchor: " << missing << "measuring the rest\n";
 
-	const std::string cpu = json_escape(cpu_model());
-	std::string json = "[\n";
+	const std::string cpu = cpu_model();
+	nlohmann::ordered_json rows = nlohmann::ordered_json::array();
 	volatile char sink = 0;
-	bool first = true;
 	for (const auto &insn : insns) {
 		for (unsigned order : orders) {
 			const size_t len = psz << order;
@@ -214,21 +202,27 @@ int main(int argc, char **argv)
 				}
 				std::sort(ns.begin(), ns.end());
 				double med = ns[ns.size() / 2];
-				char row[512];
-				std::snprintf(row, sizeof(row),
-					      "%s  {\"instruction\":\"%s\",\"state\":\"%s\",\"size\":%zu,"
-					      "\"order\":%u,\"lines\":%zu,\"line_size\":%zu,\"reps\":%u,"
-					      "\"median_ns\":%.1f,\"ns_per_line\":%.3f,\"gbps\":%.3f,"
-					      "\"cpu\":\"%s\"}",
-					      first ? "" : ",\n", insn.name, state, len, order, len / line,
-					      line, reps, med, med / (len / line), len / med,
-					      cpu.c_str());
-				json += row;
-				first = false;
+				rows.push_back({ { "instruction", insn.name },
+						 { "state", state },
+						 { "size", len },
+						 { "order", order },
+						 { "lines", len / line },
+						 { "line_size", line },
+						 { "reps", reps },
+						 { "median_ns", med },
+						 { "ns_per_line", med / static_cast<double>(len / line) },
+						 { "gbps", static_cast<double>(len) / med },
+						 { "cpu", cpu } });
 			}
 		}
 	}
-	json += "\n]\n";
+	// One object per line, as before: diff-friendly and still one JSON list.
+	std::string json = "[\n";
+
+	for (std::size_t i = 0; i < rows.size(); i++)
+		json += "  " + rows[i].dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
+			(i + 1 < rows.size() ? ",\n" : "\n");
+	json += "]\n";
 	munmap(mem, maxlen);
 
 	if (out.empty()) {

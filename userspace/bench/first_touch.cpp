@@ -16,7 +16,8 @@
 #include <sys/mman.h>
 
 #include "../../uapi/linux/my_shmem.h"
-#include "../common/fd.hpp"
+#include "my_shmem/fd.hpp"
+#include "my_shmem/json.hpp"
 
 namespace {
 
@@ -124,11 +125,16 @@ int main(int argc, char **argv)
 		double first = touch(0xa5);
 		double again = touch(0x5a);
 
-		std::printf("{\"target\":\"%s\",\"mode\":\"%s\",\"size\":%zu,\"pages\":%zu,"
-			    "\"order\":%ld,\"seconds\":%.9f,\"ns_per_page\":%.1f,"
-			    "\"retouch_ns_per_page\":%.1f}\n",
-			    target.c_str(), mode.c_str(), size, pages, order, first,
-			    first * 1e9 / pages, again * 1e9 / pages);
+		my_shmem::json j{ { "target", target },
+				  { "mode", mode },
+				  { "size", size },
+				  { "pages", pages },
+				  { "order", order },
+				  { "seconds", first },
+				  { "ns_per_page", first * 1e9 / static_cast<double>(pages) },
+				  { "retouch_ns_per_page", again * 1e9 / static_cast<double>(pages) } };
+
+		std::cout << j.dump() << "\n";
 		return 0;
 	} catch (const std::exception &e) {
 		std::cerr << "my_shmem-first-touch: " << e.what() << "\n";

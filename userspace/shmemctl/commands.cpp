@@ -5,12 +5,11 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 
-#include <grp.h>
 #include <poll.h>
-#include <pwd.h>
 #include <unistd.h>
 
 #include <linux/my_shmem.h>
@@ -89,24 +88,32 @@ std::uint64_t parse_key(const std::string &text, bool nonzero)
 	return *k;
 }
 
+// Name of @id in /etc/passwd or /etc/group (read directly: the guest binaries
+// are static, and glibc's NSS cannot be used from them), else the number.
+std::string id_name(const char *file, std::uint32_t id)
+{
+	std::ifstream f(file);
+	std::string line;
+
+	while (std::getline(f, line)) {
+		auto c1 = line.find(':');
+		auto c2 = c1 == std::string::npos ? c1 : line.find(':', c1 + 1);
+		auto c3 = c2 == std::string::npos ? c2 : line.find(':', c2 + 1);
+
+		if (c3 != std::string::npos && line.substr(c2 + 1, c3 - c2 - 1) == std::to_string(id))
+			return line.substr(0, c1);
+	}
+	return std::to_string(id);
+}
+
 std::string user_name(std::uint32_t uid)
 {
-	struct passwd pw, *res = nullptr;
-	char buf[1024];
-
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res)
-		return pw.pw_name;
-	return std::to_string(uid);
+	return id_name("/etc/passwd", uid);
 }
 
 std::string group_name(std::uint32_t gid)
 {
-	struct group gr, *res = nullptr;
-	char buf[1024];
-
-	if (getgrgid_r(gid, &gr, buf, sizeof(buf), &res) == 0 && res)
-		return gr.gr_name;
-	return std::to_string(gid);
+	return id_name("/etc/group", gid);
 }
 
 std::string octal(std::uint32_t v, int width = 4)

@@ -204,8 +204,8 @@ std::uint32_t Device::sync(const SyncRequest &r) const
 			std::to_string(r.offset) + " on " + path_, err);
 
 		if (err == EINVAL)
-			e.with_hint("offset and length must be page aligned, the length non-zero, "
-				    "and the range inside the segment");
+			e.with_hint("offset and length must be page aligned and the length "
+				    "non-zero");
 		else if (err == ENOTTY)
 			e.with_hint(path_ + " is not the my_shmem device");
 		throw e;

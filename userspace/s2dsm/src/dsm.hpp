@@ -17,7 +17,7 @@
 // respect to the state change and messages leave in state order.
 #pragma once
 
-#include "../../common/msi.hpp"
+#include "my_shmem/msi.hpp"
 #include "fd.hpp"
 #include "net.hpp"
 #include "uffd.hpp"

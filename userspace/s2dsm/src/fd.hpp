@@ -2,7 +2,7 @@
 // s2dsm uses the project's RAII owners for file descriptors and mappings.
 #pragma once
 
-#include "../../common/fd.hpp"
+#include "my_shmem/fd.hpp"
 
 namespace s2dsm {
 
