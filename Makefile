@@ -11,6 +11,9 @@
 #   make bench    first-touch benchmark in the guest (JSON under build/bench/)
 #   make lint     checkpatch --strict and sparse over kmod/
 #   make module   build kmod/ against the running kernel (or KDIR=...) — for a real board
+#   make tools    shmemctl, libmy_shmem and the man page for this machine (build/host/)
+#   make install  shmemctl, libmy_shmem.a, its headers and pkg-config file, the man page
+#                 and bash completion (PREFIX=/usr/local, DESTDIR=); make uninstall
 #
 # Everything fetched or built from outside the repo is cached in
 # $(MY_SHMEM_CACHE) (default ~/.cache/my_shmem); build output goes to build/.
@@ -33,7 +36,7 @@ GUEST_BIN := $(BUILD)/$(GUEST_ARCH)/bin
 
 CXXFLAGS_USER := -std=c++20 -O2 -g -Wall -Wextra -Werror
 
-.PHONY: FORCE anchor all demo run check bench lint module guest-prep guest-module guest-bins deps clean help
+.PHONY: FORCE anchor all demo run check bench lint module tools install uninstall guest-prep guest-module guest-bins deps clean help
 
 all: module
 
@@ -46,6 +49,13 @@ deps:
 # --- on a real machine: the module against the running kernel ------------------
 module:
 	$(MAKE) -C kmod $(if $(KDIR),KDIR=$(KDIR))
+
+# --- the control tool and its library, for this machine ---------------------------
+tools:
+	$(MAKE) -C userspace TARGET=host
+
+install uninstall:
+	$(MAKE) -C userspace TARGET=host $@ $(if $(PREFIX),PREFIX=$(PREFIX)) $(if $(DESTDIR),DESTDIR=$(DESTDIR))
 
 # --- for a guest: called by scripts/vm-run with KDIR/KREL of the guest kernel ---
 guest-prep: guest-module guest-bins

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "cli.hpp"
 
+#include <algorithm>
+#include <sstream>
+
 namespace shmemctl {
 
 const char *const kVersion = "shmemctl 1.0 (my_shmem uapi 1, netlink family my_shmem v1)";
@@ -8,8 +11,6 @@ const char *const kVersion = "shmemctl 1.0 (my_shmem uapi 1, netlink family my_s
 namespace {
 
 const char *kDescription =
-	"shmemctl - control and inspect the my_shmem kernel module\n"
-	"\n"
 	"my_shmem (/dev/my_shmem) is device memory allocated on page fault in runs of\n"
 	"2^order contiguous pages, shared between processes as segment 0 or as named\n"
 	"segments (SysV shm semantics), and cleaned to the Point of Coherency when a\n"
@@ -43,6 +44,125 @@ void key_option(CLI::App *sub, Options &o, const char *what)
 		->type_name("KEY");
 }
 
+// --help-all, the man page's source (help2man): CLI11 2.1 expands the
+// top-level commands only and lists theirs (param get, seg create, ...) by
+// name.  Here every command gets a block of its own, in the form help2man
+// makes a sub-section of: "shmemctl seg create [OPTIONS] KEY:", its whole
+// text (re-wrapped: help2man would take a double space on a paragraph's
+// first line for a tag), a blank line, its arguments and options.  The
+// top-level footer (exit status, environment, examples) is left to --help:
+// the man page has sections of its own for those.
+class Formatter : public CLI::Formatter {
+public:
+	std::string make_help(const CLI::App *app, std::string name,
+			      CLI::AppFormatMode mode) const override
+	{
+		if (mode != CLI::AppFormatMode::All)
+			return CLI::Formatter::make_help(app, name, mode);
+		std::stringstream out;
+
+		out << make_description(app) << make_usage(app, name) << make_positionals(app)
+		    << make_groups(app, mode);
+		if (!app->get_subcommands({}).empty()) {
+			out << "\nCommands:\n  Every command with its arguments and options";
+			if (!app->get_parent())
+				out << " (the global options above go before the command)";
+			out << ".\n";
+		}
+		for (const CLI::App *sub : app->get_subcommands({}))
+			out << make_expanded(sub);
+		return out.str();
+	}
+
+	std::string make_expanded(const CLI::App *sub) const override
+	{
+		std::stringstream out;
+		std::string heading = sub->get_name();
+
+		for (const CLI::App *p = sub->get_parent(); p; p = p->get_parent())
+			heading = p->get_name() + " " + heading;
+		auto opts = sub->get_options([sub](const CLI::Option *o) {
+			return o != sub->get_help_ptr() && o != sub->get_help_all_ptr();
+		});
+		if (std::any_of(opts.begin(), opts.end(),
+				[](const CLI::Option *o) { return o->nonpositional(); }))
+			heading += " [OPTIONS]";
+		for (const CLI::Option *o : opts)
+			if (o->get_positional())
+				heading += " " + make_option_usage(o);
+		if (!sub->get_subcommands({}).empty())
+			heading += " COMMAND";
+		out << "\n" << heading << ":\n";
+		out << wrap(sub->get_footer().empty() ? sub->get_description() : sub->get_footer());
+		if (!opts.empty())
+			out << "\n";
+		for (const CLI::Option *o : opts)
+			if (o->get_positional())
+				out << make_option(o, true);
+		for (const CLI::Option *o : opts)
+			if (o->nonpositional())
+				out << make_option(o, false);
+		for (const CLI::App *s : sub->get_subcommands({}))
+			out << make_expanded(s);
+		return out.str();
+	}
+
+	// CLI11 2.1 shows the negated flag "!--no-verify" as "--no-verify{false}".
+	std::string make_option_name(const CLI::Option *opt, bool is_positional) const override
+	{
+		std::string n = CLI::Formatter::make_option_name(opt, is_positional);
+
+		for (std::size_t b; (b = n.find('{')) != std::string::npos;) {
+			std::size_t e = n.find('}', b);
+
+			n.erase(b, e == std::string::npos ? std::string::npos : e - b + 1);
+		}
+		return n;
+	}
+
+private:
+	// @text indented by two: its prose re-wrapped at 79 columns with single
+	// spaces, its indented lines (tables) as they are, further indented.
+	static std::string wrap(const std::string &text)
+	{
+		std::istringstream in(text);
+		std::string line, para, out;
+		auto flush = [&] {
+			std::istringstream words(para);
+			std::string w, l;
+
+			while (words >> w) {
+				if (!l.empty() && l.size() + 1 + w.size() > 77) {
+					out += "  " + l + "\n";
+					l.clear();
+				}
+				l += (l.empty() ? "" : " ") + w;
+			}
+			if (!l.empty())
+				out += "  " + l + "\n";
+			para.clear();
+		};
+
+		while (std::getline(in, line)) {
+			if (line.empty()) {
+				flush();
+				if (!out.empty() && out.back() == '\n' && out.size() > 1 &&
+				    out[out.size() - 2] != '\n')
+					out += "\n";
+			} else if (line[0] == ' ') {
+				flush();
+				out += "  " + line + "\n";
+			} else {
+				para += " " + line;
+			}
+		}
+		flush();
+		while (out.size() > 1 && out.back() == '\n' && out[out.size() - 2] == '\n')
+			out.pop_back();
+		return out;
+	}
+};
+
 // A subcommand: one line for its parent's list, the whole text in its own help.
 CLI::App *cmd(CLI::App *parent, const char *name, const char *brief, const char *text)
 {
@@ -63,6 +183,8 @@ CLI::App *cmd(std::unique_ptr<CLI::App> &parent, const char *name, const char *b
 std::unique_ptr<CLI::App> make_app(Options &o)
 {
 	auto app = std::make_unique<CLI::App>(kDescription, "shmemctl");
+
+	app->formatter(std::make_shared<Formatter>());	// before the subcommands copy it
 
 	app->footer(kFooter);
 	app->require_subcommand(1);

@@ -228,7 +228,7 @@ int cmd_status(Ctx &c)
 		o << (i ? " " : "") << "o" << i << ":" << st.allocs_by_order[i];
 		runs += st.allocs_by_order[i];
 	}
-	o << " (" << runs << " runs by order)\n";
+	o << " (" << runs << " live runs)\n";
 	o << "faults:         " << st.faults << "\n";
 	o << "cleans:         " << st.cleans << "\n";
 	o << "invalidations:  " << st.invals << "\n";
@@ -533,8 +533,9 @@ int cmd_seg_attach(Ctx &c)
 // Sets max_contiguous_alloc_order for the life of the object.
 struct OrderOverride {
 	my_shmem::Control &ctl;
+	std::ostream &err;
 	std::string old;
-	OrderOverride(my_shmem::Control &c, unsigned order) : ctl(c)
+	OrderOverride(my_shmem::Control &c, std::ostream &e, unsigned order) : ctl(c), err(e)
 	{
 		old = ctl.param("max_contiguous_alloc_order").value;
 		ctl.set_param("max_contiguous_alloc_order", std::to_string(order));
@@ -544,8 +545,8 @@ struct OrderOverride {
 		try {
 			ctl.set_param("max_contiguous_alloc_order", old);
 		} catch (const std::exception &e) {
-			std::cerr << "shmemctl: could not restore max_contiguous_alloc_order=" << old
-				  << ": " << e.what() << "\n";
+			err << "shmemctl: could not restore max_contiguous_alloc_order=" << old << ": "
+			    << e.what() << "\n";
 		}
 	}
 };
@@ -568,7 +569,7 @@ int cmd_touch(Ctx &c)
 	std::optional<OrderOverride> order;
 
 	if (c.o.order)
-		order.emplace(c.ctl, *c.o.order);
+		order.emplace(c.ctl, c.err, *c.o.order);
 
 	const bool show = c.o.progress_on ||
 			  (!c.o.progress_off && !c.json() && isatty(STDOUT_FILENO) &&
@@ -679,7 +680,7 @@ int cmd_sync(Ctx &c)
 	char t[64];
 
 	std::snprintf(t, sizeof(t), " in %.3f ms", s * 1e3);
-	c.out << op << ": pages " << range->offset / psz << ".." << (range->offset + range->len) / psz
+	c.out << op << ": pages " << range->offset / psz << ".." << (range->offset + range->len) / psz - 1
 	      << " of segment " << id << ": " << allocs << " allocations covered";
 	if (c.o.repeat != 1)
 		c.out << ", " << c.o.repeat << " times,";

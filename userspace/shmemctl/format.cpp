@@ -167,6 +167,11 @@ std::string human_bytes(std::uint64_t b)
 	}
 	char buf[32];
 
+	// 1048575 B is "1.0 MiB", not "1024 KiB".
+	if (u > 0 && u < 6 && std::round(v * 10) / 10 >= 1024) {
+		v /= 1024;
+		u++;
+	}
 	if (u == 0)
 		std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(b));
 	else if (std::fabs(v - std::round(v)) < 0.05)
@@ -234,8 +239,11 @@ std::string render_table(const std::vector<std::string> &header,
 			else if (c + 1 < w.size())
 				out += cell + pad;
 			else
-				out += cell;	// no trailing blanks
+				out += cell;
 		}
+		// No trailing blanks, also when the last cells are empty.
+		while (!out.empty() && out.back() == ' ')
+			out.pop_back();
 		return out + "\n";
 	};
 	std::string out = line(header);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-// main() for the GoogleTest binaries: TAP on stdout ("ok N - Suite.Name",
-// "not ok N - ...", "ok N - ... # SKIP why"), so that scripts/check and
-// selftests/run count them like every other suite.  GoogleTest's own
+// main() for the GoogleTest binaries: TAP on stdout in the kselftest
+// harness' form ("ok N Suite.Name", "not ok N ...", "ok N ... # SKIP why"),
+// so that scripts/check, selftests/run and scripts/tests/mutation-check
+// read them like every other suite.  GoogleTest's own
 // output is kept for failures (as TAP comments) and --gtest_* flags work.
 #include <cstdio>
 #include <string>
@@ -48,10 +49,10 @@ public:
 			for (char &ch : why)
 				if (ch == '\n')
 					ch = ' ';
-			std::printf("ok %d - %s.%s # SKIP %s\n", n_, t.test_suite_name(), t.name(),
+			std::printf("ok %d %s.%s # SKIP %s\n", n_, t.test_suite_name(), t.name(),
 				    why.empty() ? "(no reason given)" : why.c_str());
 		} else {
-			std::printf("%s %d - %s.%s\n", r->Passed() ? "ok" : "not ok", n_,
+			std::printf("%s %d %s.%s\n", r->Passed() ? "ok" : "not ok", n_,
 				    t.test_suite_name(), t.name());
 		}
 		std::fflush(stdout);

@@ -64,7 +64,9 @@ std::string read_text(const std::string &path)
 
 void write_text(const std::string &path, const std::string &value)
 {
-	int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+	// O_TRUNC: sysfs ignores it, but a regular file under a test root would
+	// otherwise keep the tail of a longer old value ("4" over "10\n": "40").
+	int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
 
 	if (fd < 0)
 		throw Error("open " + path + " for writing", errno);

@@ -43,7 +43,7 @@ TouchResult touch(const Device &dev, const TouchSpec &spec, const Progress &prog
 	}	// munmap: the module cleans every run the mapping covered
 	r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 	r.pages_touched = total;
-	if (progress)
+	if (progress && done % every)	// the loop's last report was not the end
 		progress(total, total);
 	return r;
 }
