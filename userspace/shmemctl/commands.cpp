@@ -267,11 +267,7 @@ int cmd_param_get(Ctx &c)
 			all.push_back(c.ctl.param(n));
 	}
 	if (c.json()) {
-		json a = json::array();
-
-		for (const auto &p : all)
-			a.push_back(my_shmem::to_json(p));
-		c.emit(a);
+		c.emit(my_shmem::to_json(all));
 		return 0;
 	}
 	std::vector<std::vector<std::string>> rows;
@@ -375,11 +371,7 @@ int cmd_seg_list(Ctx &c)
 	std::vector<my_shmem::SegInfo> segs = c.ctl.segments();
 
 	if (c.json()) {
-		json a = json::array();
-
-		for (const auto &s : segs)
-			a.push_back(my_shmem::to_json(s));
-		c.emit(a);
+		c.emit(my_shmem::to_json(segs));
 		return 0;
 	}
 	std::vector<std::vector<std::string>> rows;

@@ -10,25 +10,6 @@
 
 namespace shmemctl {
 
-std::optional<std::uint64_t> parse_uint(std::string_view s)
-{
-	int base = 10;
-
-	if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		base = 16;
-		s.remove_prefix(2);
-	} else if (s.size() > 1 && s[0] == '0') {
-		base = 8;
-		s.remove_prefix(1);
-	}
-	std::uint64_t v = 0;
-	auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
-
-	if (s.empty() || ec != std::errc() || p != s.data() + s.size())
-		return std::nullopt;
-	return v;
-}
-
 std::optional<std::uint64_t> parse_size(std::string_view s, std::uint64_t page_size)
 {
 	std::size_t i = 0;

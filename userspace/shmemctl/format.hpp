@@ -9,10 +9,12 @@
 #include <string_view>
 #include <vector>
 
+#include "my_shmem/params.hpp"
+
 namespace shmemctl {
 
-// "42", "0x2a", "052" (octal, as kstrtoul(…, 0) reads it).
-std::optional<std::uint64_t> parse_uint(std::string_view s);
+// "42", "0x2a", "052" (octal, as kstrtoul(…, 0) reads it): the library's.
+using my_shmem::parse_uint;
 // A size in bytes: "4096", "64K", "1M", "2G", "1T" (powers of 1024; a
 // trailing "iB" or "B" is accepted), or "16p" / "16pages": pages of @page_size.
 std::optional<std::uint64_t> parse_size(std::string_view s, std::uint64_t page_size);

@@ -76,7 +76,21 @@ std::string read_all(int fd)
 	return s;
 }
 
-// Result shmemctl with @args; @uid >= 0: as that user (and group).
+// In a child: become shmemctl @args (exit 127 if it cannot be run).
+[[noreturn]] void exec_shmemctl(const std::vector<std::string> &args)
+{
+	std::vector<char *> argv;
+	std::string bin = shmemctl_bin();
+
+	argv.push_back(bin.data());
+	for (const auto &a : args)
+		argv.push_back(const_cast<char *>(a.c_str()));
+	argv.push_back(nullptr);
+	execv(bin.c_str(), argv.data());
+	_exit(127);
+}
+
+// Run shmemctl with @args; @uid >= 0: as that user (and group).
 Result run(const std::vector<std::string> &args, int uid = -1)
 {
 	int out[2], err[2];
@@ -93,15 +107,7 @@ Result run(const std::vector<std::string> &args, int uid = -1)
 		close(err[0]);
 		if (uid >= 0 && (setgid(uid) || setuid(uid)))
 			_exit(126);
-		std::vector<char *> argv;
-		std::string bin = shmemctl_bin();
-
-		argv.push_back(bin.data());
-		for (const auto &a : args)
-			argv.push_back(const_cast<char *>(a.c_str()));
-		argv.push_back(nullptr);
-		execv(bin.c_str(), argv.data());
-		_exit(127);
+		exec_shmemctl(args);
 	}
 	close(out[1]);
 	close(err[1]);
@@ -639,17 +645,8 @@ std::string run_on_pty(const std::vector<std::string> &args, int *rc)
 	int master;
 	pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
 
-	if (pid == 0) {
-		std::vector<char *> argv;
-		std::string bin = shmemctl_bin();
-
-		argv.push_back(bin.data());
-		for (const auto &a : args)
-			argv.push_back(const_cast<char *>(a.c_str()));
-		argv.push_back(nullptr);
-		execv(bin.c_str(), argv.data());
-		_exit(127);
-	}
+	if (pid == 0)
+		exec_shmemctl(args);
 	std::string s;
 	char buf[4096];
 

@@ -27,13 +27,12 @@ constexpr std::array<ParamSpec, 7> kParams = { {
 	  "permission bits of segment 0 (load time only)", false },
 } };
 
-// kstrtoul(val, 0, ...): decimal, 0x hex or 0 octal, optional trailing newline.
+} // namespace
+
 std::optional<std::uint64_t> parse_uint(std::string_view v)
 {
 	int base = 10;
 
-	if (!v.empty() && v.back() == '\n')
-		v.remove_suffix(1);
 	if (v.size() > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
 		base = 16;
 		v.remove_prefix(2);
@@ -48,8 +47,6 @@ std::optional<std::uint64_t> parse_uint(std::string_view v)
 		return std::nullopt;
 	return out;
 }
-
-} // namespace
 
 std::span<const ParamSpec> known_params() noexcept
 {
@@ -76,6 +73,8 @@ std::optional<std::string> check_param_value(const ParamSpec &spec, std::string_
 				return std::nullopt;
 		return "'" + std::string(value) + "' is not a backend: " + spec.accepts;
 	}
+	if (!value.empty() && value.back() == '\n')	// as kstrtoul() allows
+		value.remove_suffix(1);
 	auto n = parse_uint(value);
 
 	if (!n)

@@ -3,6 +3,8 @@
 // ones docs/shmemctl.md and docs/shmemctl.schema.json document.
 #pragma once
 
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "control.hpp"
@@ -18,5 +20,15 @@ json to_json(const SegInfo &s);
 json to_json(const Param &p);
 json to_json(const Event &e);
 json to_json(const ModuleInfo &m);
+
+// A list of any of the above, as a JSON array.
+template <typename T> json to_json(const std::vector<T> &v)
+{
+	json a = json::array();
+
+	for (const T &e : v)
+		a.push_back(to_json(e));
+	return a;
+}
 
 } // namespace my_shmem

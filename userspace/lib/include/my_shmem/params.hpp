@@ -5,6 +5,7 @@
 // message that says what the parameter accepts.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -19,6 +20,10 @@ struct ParamSpec {
 	const char *help;	// one line
 	bool runtime;		// writable after load
 };
+
+// An unsigned number as kstrtoul(…, 0) reads it: "42", "0x2a", "052"
+// (octal); nothing else around it.
+std::optional<std::uint64_t> parse_uint(std::string_view s);
 
 std::span<const ParamSpec> known_params() noexcept;
 // By name or alias; nullptr if unknown.
