@@ -124,6 +124,24 @@ std::string octal(std::uint32_t v, int width = 4)
 	return buf;
 }
 
+// The device, bound to the segment of @key (0: segment 0, bound at open);
+// *@id gets the segment's id.
+my_shmem::Device open_key(const Ctx &c, std::uint64_t key, bool write, std::uint32_t *id = nullptr)
+{
+	auto dev = my_shmem::Device::open(c.paths, write);
+	std::uint32_t bound = 0;
+
+	if (key) {
+		my_shmem::BindRequest req;
+
+		req.key = key;
+		bound = dev.bind(req);
+	}
+	if (id)
+		*id = bound;
+	return dev;
+}
+
 // The segment a command names by ID or --key.
 my_shmem::SegInfo find_segment(Ctx &c)
 {
@@ -140,15 +158,7 @@ my_shmem::SegInfo find_segment(Ctx &c)
 		return *s;
 	}
 	const std::uint64_t key = parse_key(c.o.key_text, false);
-	auto dev = my_shmem::Device::open(c.paths, false);
-
-	if (key) {
-		my_shmem::BindRequest req;
-
-		req.key = key;
-		dev.bind(req);
-	}
-	return dev.seg_info();
+	return open_key(c, key, false).seg_info();
 }
 
 // ---------------------------------------------------------------- status
@@ -471,14 +481,7 @@ int cmd_seg_attach(Ctx &c)
 			throw UsageError("--size '" + c.o.size_text + "' is not a size");
 	}
 	c.ctl.require_loaded();
-	auto dev = my_shmem::Device::open(c.paths, !c.o.read_only);
-
-	if (key) {
-		my_shmem::BindRequest req;
-
-		req.key = key;
-		dev.bind(req);
-	}
+	auto dev = open_key(c, key, !c.o.read_only);
 	my_shmem::SegInfo s = dev.seg_info();
 	const std::uint64_t len = size ? (*size + page_size() - 1) / page_size() * page_size() :
 					 s.bytes;
@@ -549,15 +552,8 @@ int cmd_touch(Ctx &c)
 	const bool write = c.o.op == "write";
 
 	c.ctl.require_loaded();
-	auto dev = my_shmem::Device::open(c.paths, write);
-	std::uint32_t id = 0;
-
-	if (key) {
-		my_shmem::BindRequest req;
-
-		req.key = key;
-		id = dev.bind(req);
-	}
+	std::uint32_t id;
+	auto dev = open_key(c, key, write, &id);
 	std::optional<OrderOverride> order;
 
 	if (c.o.order)
@@ -644,15 +640,8 @@ int cmd_sync(Ctx &c)
 	if (!range)
 		throw UsageError("RANGE: " + why);
 	c.ctl.require_loaded();
-	auto dev = my_shmem::Device::open(c.paths, true);
-	std::uint32_t id = 0;
-
-	if (key) {
-		my_shmem::BindRequest req;
-
-		req.key = key;
-		id = dev.bind(req);
-	}
+	std::uint32_t id;
+	auto dev = open_key(c, key, true, &id);
 	my_shmem::SyncRequest req{ range->offset, range->len, c.o.clean, c.o.inval };
 	std::uint32_t allocs = 0;
 	const auto t0 = std::chrono::steady_clock::now();

@@ -34,6 +34,17 @@ std::uint64_t read_u64(const std::string &path)
 	return v;
 }
 
+// Whether a parameter can change after load: its sysfs file is writable
+// (netlink does not say).
+bool param_writable(const Paths &paths, const std::string &name)
+{
+	std::error_code ec;
+	const fs::file_status st = fs::status(paths.param(name), ec);
+
+	// A missing file's permissions are perms::unknown, every bit set.
+	return !ec && fs::exists(st) && (st.permissions() & fs::perms::owner_write) != fs::perms::none;
+}
+
 // A parameter name the module has: the alias resolved, else as given.
 std::string canonical(const std::string &name)
 {
@@ -184,9 +195,7 @@ std::vector<Param> Control::params()
 			throw Error("list " + paths_.params_dir(), ec.value());
 	}
 	for (Param &p : v)
-		p.writable = ::access(paths_.param(p.name).c_str(), F_OK) == 0 &&
-			     (fs::status(paths_.param(p.name)).permissions() & fs::perms::owner_write) !=
-				     fs::perms::none;
+		p.writable = param_writable(paths_, p.name);
 	std::sort(v.begin(), v.end(), [](const Param &a, const Param &b) { return a.name < b.name; });
 	return v;
 }
@@ -218,10 +227,7 @@ Param Control::param(const std::string &name)
 			throw;
 		}
 	}
-	std::error_code ec;
-	auto perms = fs::status(paths_.param(n), ec).permissions();
-
-	p.writable = !ec && (perms & fs::perms::owner_write) != fs::perms::none;
+	p.writable = param_writable(paths_, n);
 	return p;
 }
 
