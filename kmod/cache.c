@@ -121,18 +121,9 @@ static void my_shmem_insn_inval(unsigned long start, unsigned long end)
 #error "my_shmem supports arm64 and x86_64 only"
 #endif
 
-/**
- * my_shmem_dcache_clean_poc() - write dirty lines of a range back to PoC
- * @start: first kernel virtual address
- * @end: address past the range
- *
- * Counted, and traced as my_shmem:clean with its duration.
- */
-noinline void my_shmem_dcache_clean_poc(unsigned long start, unsigned long end)
+static void my_shmem_clean(unsigned int backend, unsigned long start,
+			   unsigned long end)
 {
-	unsigned int backend = READ_ONCE(my_shmem_backend);
-	u64 t0 = ktime_get_ns();
-
 	switch (backend) {
 	case MY_SHMEM_BACKEND_INSN:
 		my_shmem_insn_clean(start, end);
@@ -146,10 +137,42 @@ noinline void my_shmem_dcache_clean_poc(unsigned long start, unsigned long end)
 	default:
 		break;
 	}
+}
+
+/**
+ * my_shmem_dcache_clean_poc() - write dirty lines of a range back to PoC
+ * @start: first kernel virtual address
+ * @end: address past the range
+ *
+ * Counted, and traced as my_shmem:clean with its duration.
+ */
+noinline void my_shmem_dcache_clean_poc(unsigned long start, unsigned long end)
+{
+	unsigned int backend = READ_ONCE(my_shmem_backend);
+	u64 t0 = ktime_get_ns();
+
+	my_shmem_clean(backend, start, end);
 	trace_clean(end - start, backend, ktime_get_ns() - t0);
 	atomic_long_inc(&my_shmem_counters.cleans);
 }
 EXPORT_SYMBOL_GPL(my_shmem_dcache_clean_poc);
+
+/**
+ * my_shmem_dcache_push_poc() - the memory side of a simulated device write
+ * @start: first kernel virtual address
+ * @end: address past the range
+ *
+ * A device writing by DMA puts its data in memory; the CPU copy that stands
+ * in for it leaves the data in the cache, where the invalidate that follows
+ * (the driver's sync for the CPU) could discard it.  This cleans the range
+ * with the current backend so the data is at PoC first, as the device's
+ * would be.  It is part of the simulated device, not of the driver: not
+ * traced, not counted, and timed with the copy.
+ */
+void my_shmem_dcache_push_poc(unsigned long start, unsigned long end)
+{
+	my_shmem_clean(READ_ONCE(my_shmem_backend), start, end);
+}
 
 /**
  * my_shmem_dcache_inval_poc() - invalidate a range down to PoC

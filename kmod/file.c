@@ -8,7 +8,8 @@
  * unmap_mapping_range() (as DRM does per device, here per open).  A node is
  * bound to at most one segment: segment 0 at open when the opener may use
  * it, or the segment of a key after MY_SHMEM_IOC_GET, until its first
- * mmap().  The ioctls (GET, DELETE, SEG_INFO, GET_STATS, SYNC) take
+ * mmap().  The ioctls (GET, DELETE, SEG_INFO, GET_STATS, SYNC, NODE_INFO,
+ * MSI_VIEW) take
  * extensible structs: see uapi/linux/my_shmem.h.
  *
  * Lock order: node lock -> registry lock.  No lock is held across a user
@@ -45,6 +46,20 @@ static struct file_system_type my_shmem_fs_type = {
 	.kill_sb = kill_anon_super,
 };
 
+/* The node leaves @seg (nothing maps it); the caller drops the reference. */
+static void my_shmem_leave(struct my_shmem_node *node, struct my_shmem_seg *seg)
+{
+	if (seg->mode == MY_SHMEM_MODE_COHERENT)
+		my_shmem_msi_leave(seg, node);
+	atomic_dec(&seg->nodes);
+}
+
+static void my_shmem_unbind(struct my_shmem_node *node, struct my_shmem_seg *seg)
+{
+	my_shmem_leave(node, seg);
+	my_shmem_seg_put(seg);
+}
+
 static int my_shmem_open(struct inode *inode, struct file *file)
 {
 	struct my_shmem_node *node;
@@ -54,6 +69,7 @@ static int my_shmem_open(struct inode *inode, struct file *file)
 	if (!node)
 		return -ENOMEM;
 	mutex_init(&node->lock);
+	xa_init(&node->copies);
 	err = simple_pin_fs(&my_shmem_fs_type, &my_shmem_mnt, &my_shmem_mnt_count);
 	if (err)
 		goto err_free;
@@ -84,10 +100,8 @@ static int my_shmem_release(struct inode *inode, struct file *file)
 {
 	struct my_shmem_node *node = file->private_data;
 
-	if (node->seg) {
-		atomic_dec(&node->seg->nodes);
-		my_shmem_seg_put(node->seg);
-	}
+	if (node->seg)
+		my_shmem_unbind(node, node->seg);
 	iput(node->inode);
 	simple_release_fs(&my_shmem_mnt, &my_shmem_mnt_count);
 	mutex_destroy(&node->lock);
@@ -161,7 +175,7 @@ static long my_shmem_ioctl_get(struct file *file, struct my_shmem_node *node,
 {
 	struct my_shmem_seg *seg, *old;
 	struct my_shmem_get req;
-	u32 usize;
+	u32 usize, nid = 0;
 	int err;
 
 	err = my_shmem_copy_in(&req, sizeof(req), sizeof(req), argp, &usize);
@@ -170,8 +184,6 @@ static long my_shmem_ioctl_get(struct file *file, struct my_shmem_node *node,
 	if (req.flags & ~MY_SHMEM_GET_VALID || req.perm & ~MY_SHMEM_PERM_MASK ||
 	    req.__reserved || req.mode > MY_SHMEM_MODE_COHERENT)
 		return -EINVAL;
-	if (req.mode == MY_SHMEM_MODE_COHERENT)
-		return -EOPNOTSUPP;
 
 	mutex_lock(&node->lock);
 	if (node->mapped) {
@@ -183,11 +195,20 @@ static long my_shmem_ioctl_get(struct file *file, struct my_shmem_node *node,
 		mutex_unlock(&node->lock);
 		return PTR_ERR(seg);
 	}
+	if (seg->mode == MY_SHMEM_MODE_COHERENT) {
+		err = my_shmem_msi_join(seg, node, &nid);
+		if (err) {
+			mutex_unlock(&node->lock);
+			my_shmem_seg_put(seg);
+			return err;
+		}
+	}
 	old = node->seg;
+	if (old)
+		my_shmem_leave(node, old);
+	node->nid = nid;
 	node->seg = seg;
 	atomic_inc(&seg->nodes);
-	if (old)
-		atomic_dec(&old->nodes);
 	mutex_unlock(&node->lock);
 	if (old)
 		my_shmem_seg_put(old);
@@ -208,10 +229,49 @@ static long my_shmem_ioctl_delete(void __user *argp)
 	return my_shmem_seg_delete(req.id);
 }
 
+/*
+ * A reference to segment @id, or to the node's own for
+ * MY_SHMEM_SEG_INFO_BOUND, if the caller may read it.
+ */
+static struct my_shmem_seg *my_shmem_seg_readable(struct my_shmem_node *node,
+						  u32 id)
+{
+	struct my_shmem_seg *seg = NULL;
+
+	if (id == MY_SHMEM_SEG_INFO_BOUND) {
+		mutex_lock(&node->lock);
+		if (node->seg)
+			seg = my_shmem_seg_ref(node->seg);
+		mutex_unlock(&node->lock);
+	} else {
+		seg = my_shmem_seg_find(id);
+	}
+	if (!seg)
+		return ERR_PTR(-ENOENT);
+	if (!my_shmem_seg_may_access(seg, false)) {
+		my_shmem_seg_put(seg);
+		return ERR_PTR(-EACCES);
+	}
+	return seg;
+}
+
+/* As my_shmem_seg_readable(), for a coherent segment only (EOPNOTSUPP). */
+static struct my_shmem_seg *my_shmem_seg_coherent(struct my_shmem_node *node,
+						  u32 id)
+{
+	struct my_shmem_seg *seg = my_shmem_seg_readable(node, id);
+
+	if (!IS_ERR(seg) && seg->mode != MY_SHMEM_MODE_COHERENT) {
+		my_shmem_seg_put(seg);
+		return ERR_PTR(-EOPNOTSUPP);
+	}
+	return seg;
+}
+
 static long my_shmem_ioctl_seg_info(struct my_shmem_node *node, void __user *argp)
 {
 	struct my_shmem_seg_info info;
-	struct my_shmem_seg *seg = NULL;
+	struct my_shmem_seg *seg;
 	u32 usize;
 	int err;
 
@@ -220,19 +280,9 @@ static long my_shmem_ioctl_seg_info(struct my_shmem_node *node, void __user *arg
 		return err;
 	if (info.__reserved || info.__pad)
 		return -EINVAL;
-	if (info.id == MY_SHMEM_SEG_INFO_BOUND) {
-		mutex_lock(&node->lock);
-		if (node->seg)
-			seg = my_shmem_seg_ref(node->seg);
-		mutex_unlock(&node->lock);
-	} else {
-		seg = my_shmem_seg_find(info.id);
-	}
-	if (!seg)
-		return -ENOENT;
-	err = -EACCES;
-	if (!my_shmem_seg_may_access(seg, false))
-		goto out_put;
+	seg = my_shmem_seg_readable(node, info.id);
+	if (IS_ERR(seg))
+		return PTR_ERR(seg);
 	my_shmem_seg_info(seg, &info);
 	err = my_shmem_copy_orders(info.orders, info.nr_orders,
 				   seg->stats.allocs_by_order);
@@ -240,6 +290,113 @@ static long my_shmem_ioctl_seg_info(struct my_shmem_node *node, void __user *arg
 		goto out_put;
 	info.nr_orders = MY_SHMEM_NR_ORDERS;
 	err = my_shmem_copy_out(argp, &info, sizeof(info), usize);
+out_put:
+	my_shmem_seg_put(seg);
+	return err;
+}
+
+static long my_shmem_ioctl_node_info(struct my_shmem_node *node,
+				     void __user *argp)
+{
+	struct my_shmem_node_info info;
+	struct my_shmem_seg *seg;
+	u32 usize;
+	int err;
+
+	err = my_shmem_copy_in(&info, sizeof(info), sizeof(info), argp, &usize);
+	if (err)
+		return err;
+	if (info.__reserved || info.flags & ~MY_SHMEM_NODE_INFO_NEXT)
+		return -EINVAL;
+	seg = my_shmem_seg_coherent(node, info.seg);
+	if (IS_ERR(seg))
+		return PTR_ERR(seg);
+	err = my_shmem_msi_node_info(seg, node, &info);
+	my_shmem_seg_put(seg);
+	if (err)
+		return err;
+	return my_shmem_copy_out(argp, &info, sizeof(info), usize);
+}
+
+/* Pages of a view gathered per pass, then copied out with no lock held. */
+#define MY_SHMEM_VIEW_BATCH	256
+
+struct my_shmem_view_batch {
+	u8 states[MY_SHMEM_VIEW_BATCH];
+	u32 owners[MY_SHMEM_VIEW_BATCH];
+	u32 sharers[MY_SHMEM_VIEW_BATCH];
+};
+
+static int my_shmem_view_copy_out(const struct my_shmem_msi_view *v, u64 done,
+				  const struct my_shmem_view_batch *b, u64 n)
+{
+	if (v->states &&
+	    copy_to_user(u64_to_user_ptr(v->states + done), b->states, n))
+		return -EFAULT;
+	if (v->owners &&
+	    copy_to_user(u64_to_user_ptr(v->owners + done * sizeof(u32)),
+			 b->owners, n * sizeof(u32)))
+		return -EFAULT;
+	if (v->sharers &&
+	    copy_to_user(u64_to_user_ptr(v->sharers + done * sizeof(u32)),
+			 b->sharers, n * sizeof(u32)))
+		return -EFAULT;
+	return 0;
+}
+
+static long my_shmem_ioctl_msi_view(struct my_shmem_node *node,
+				    void __user *argp)
+{
+	struct my_shmem_node_info who = { .flags = 0 };
+	struct my_shmem_view_batch *b;
+	struct my_shmem_msi_view v;
+	struct my_shmem_seg *seg;
+	u64 size, done = 0, n, i;
+	u32 usize;
+	int err;
+
+	err = my_shmem_copy_in(&v, sizeof(v), sizeof(v), argp, &usize);
+	if (err)
+		return err;
+	if (v.__reserved)
+		return -EINVAL;
+	seg = my_shmem_seg_coherent(node, v.seg);
+	if (IS_ERR(seg))
+		return PTR_ERR(seg);
+	who.node = v.node;
+	if (v.states) {
+		err = my_shmem_msi_node_info(seg, node, &who);
+		if (err)
+			goto out_put;
+	}
+	err = -ENOMEM;
+	b = kmalloc(sizeof(*b), GFP_KERNEL);
+	if (!b)
+		goto out_put;
+	size = READ_ONCE(seg->size);
+	if (v.first < size)
+		v.count = min(v.count, size - v.first);
+	else
+		v.count = 0;
+	err = 0;
+	while (!err && done < v.count) {
+		n = min_t(u64, v.count - done, MY_SHMEM_VIEW_BATCH);
+		for (i = 0; !err && i < n; i++)
+			err = my_shmem_msi_view(seg, who.node, v.first + done + i,
+						&b->states[i], &b->owners[i],
+						&b->sharers[i]);
+		if (!err)
+			err = my_shmem_view_copy_out(&v, done, b, n);
+		done += n;
+		cond_resched();
+	}
+	kfree(b);
+	if (err)
+		goto out_put;
+	v.seg = seg->id;
+	if (v.states)
+		v.node = who.node;
+	err = my_shmem_copy_out(argp, &v, sizeof(v), usize);
 out_put:
 	my_shmem_seg_put(seg);
 	return err;
@@ -317,6 +474,10 @@ static long my_shmem_ioctl(struct file *file, unsigned int cmd,
 		return my_shmem_ioctl_delete(argp);
 	case _IOC_NR(MY_SHMEM_IOC_SEG_INFO):
 		return my_shmem_ioctl_seg_info(node, argp);
+	case _IOC_NR(MY_SHMEM_IOC_NODE_INFO):
+		return my_shmem_ioctl_node_info(node, argp);
+	case _IOC_NR(MY_SHMEM_IOC_MSI_VIEW):
+		return my_shmem_ioctl_msi_view(node, argp);
 	default:
 		return -ENOTTY;
 	}

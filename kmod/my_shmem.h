@@ -5,8 +5,10 @@
  *   vm.c       fault handler: find or create the allocation, map it;
  *              attach and detach (VMA open/close)
  *   segment.c  allocations of 2^order pages, indexed by page offset
+ *   msi.c      coherent segments: the fault-driven MSI protocol between
+ *              the nodes' private copies and the home copy
  *   cache.c    clean / invalidate to the Point of Coherency (backends)
- *   trace.h    tracepoints alloc, fault, clean, inval
+ *   trace.h    tracepoints alloc, fault, clean, inval, msi, msi_xfer
  *
  * Around it: registry.c (segments by id and key, lifetimes, permissions),
  * file.c (open files = nodes, the ioctls), netlink.c (the generic-netlink
@@ -94,10 +96,16 @@ struct my_shmem_seg_counters {
  *	look nothing up at or past it (my_shmem_seg_lookup()).
  * @size: size in pages: a mapping may not extend past it and a fault at or
  *	past it gets SIGBUS (segment 0: the seg0_pages parameter)
+ * @dir: coherent mode: page offset -> struct my_shmem_dirent, created on
+ *	the first fault of the page and kept until the segment is freed; the
+ *	runs in @allocs are the home copy
+ * @members: coherent mode: node id -> struct my_shmem_node bound to it
+ *	(an allocating xarray: ids are handed out lowest free first)
  *
  * Lock order: mmap lock (held by the fault and VMA paths) -> registry lock
  * (only to drop the last reference) -> @lock -> the page allocator and the
- * xarray's own lock.  No lock is held across a user copy.
+ * xarray's own lock.  Coherent mode: see msi.c.  No lock is held across a
+ * user copy.
  */
 struct my_shmem_seg {
 	struct kref ref;
@@ -122,6 +130,25 @@ struct my_shmem_seg {
 	struct mutex lock;	/* see above */
 	pgoff_t frontier;
 	unsigned long size;
+	struct xarray dir;
+	struct xarray members;
+};
+
+/**
+ * struct my_shmem_node_counters - what happened to one node of a coherent
+ *	segment (the fields of struct my_shmem_node_info)
+ */
+struct my_shmem_node_counters {
+	atomic_long_t read_faults;
+	atomic_long_t write_faults;
+	atomic_long_t fetches;
+	atomic_long_t invals_received;
+	atomic_long_t writebacks;
+	atomic_long_t bytes_moved;
+	atomic_long_t cleans;
+	atomic_long_t invals;
+	atomic_long_t pages_s;
+	atomic_long_t pages_m;
 };
 
 /**
@@ -131,12 +158,20 @@ struct my_shmem_seg {
  * @inode: an anonymous inode whose address_space is the file's mapping, so
  *	that this node's mappings can be zapped alone (unmap_mapping_range())
  * @mapped: mmap() was called: the node can no longer be rebound
+ * @nid: coherent segment: the node's id in its @members
+ * @copies: coherent segment: page offset -> the node's private copy, present
+ *	exactly while the node holds the page in S or M; changed only under
+ *	the page's directory lock
+ * @stats: coherent segment: its counters
  */
 struct my_shmem_node {
 	struct mutex lock;	/* see above */
 	struct my_shmem_seg *seg;
 	struct inode *inode;
 	bool mapped;
+	u32 nid;
+	struct xarray copies;
+	struct my_shmem_node_counters stats;
 };
 
 /**
@@ -175,6 +210,24 @@ int my_shmem_seg_populate(struct my_shmem_seg *seg, struct mm_struct *mm,
 			  bool *allocated);
 unsigned int my_shmem_seg_sync(struct my_shmem_seg *seg, pgoff_t first,
 			       pgoff_t end, unsigned int flags);
+bool my_shmem_pages_charge(unsigned long nr);
+void my_shmem_pages_uncharge(unsigned long nr);
+
+/* msi.c */
+void my_shmem_msi_seg_init(struct my_shmem_seg *seg);
+void my_shmem_msi_seg_destroy(struct my_shmem_seg *seg);
+int my_shmem_msi_join(struct my_shmem_seg *seg, struct my_shmem_node *node,
+		      u32 *nid);
+void my_shmem_msi_leave(struct my_shmem_seg *seg, struct my_shmem_node *node);
+vm_fault_t my_shmem_msi_fault(struct vm_fault *vmf);
+vm_fault_t my_shmem_msi_page_mkwrite(struct vm_fault *vmf);
+void my_shmem_msi_detach(struct my_shmem_seg *seg, struct my_shmem_node *node,
+			 pgoff_t first, pgoff_t end);
+int my_shmem_msi_node_info(struct my_shmem_seg *seg,
+			   const struct my_shmem_node *self,
+			   struct my_shmem_node_info *info);
+int my_shmem_msi_view(struct my_shmem_seg *seg, u32 nid, pgoff_t pgoff,
+		      u8 *state, u32 *owner, u32 *sharers);
 
 /* registry.c */
 int my_shmem_registry_init(void);
@@ -219,6 +272,7 @@ enum my_shmem_backend {
 
 void my_shmem_dcache_clean_poc(unsigned long start, unsigned long end);
 void my_shmem_dcache_inval_poc(unsigned long start, unsigned long end);
+void my_shmem_dcache_push_poc(unsigned long start, unsigned long end);
 int my_shmem_cache_init(void);
 void my_shmem_cache_exit(void);
 extern const struct kernel_param_ops my_shmem_backend_ops;

@@ -32,10 +32,16 @@ void my_shmem_seg_init(struct my_shmem_seg *seg, unsigned long size)
 	mutex_init(&seg->lock);
 	seg->frontier = 0;
 	seg->size = size;
+	my_shmem_msi_seg_init(seg);
 }
 
-/* Reserve @nr pages against the module-wide cap. */
-static bool my_shmem_charge(unsigned long nr)
+/**
+ * my_shmem_pages_charge() - reserve pages against the module-wide cap
+ * @nr: pages
+ *
+ * Return: true if they fit under max_pages (and are now counted in use).
+ */
+bool my_shmem_pages_charge(unsigned long nr)
 {
 	long limit = READ_ONCE(my_shmem_max_pages);
 
@@ -45,7 +51,11 @@ static bool my_shmem_charge(unsigned long nr)
 	return false;
 }
 
-static void my_shmem_uncharge(unsigned long nr)
+/**
+ * my_shmem_pages_uncharge() - give back what my_shmem_pages_charge() took
+ * @nr: pages
+ */
+void my_shmem_pages_uncharge(unsigned long nr)
 {
 	atomic_long_sub(nr, &my_shmem_counters.pages_in_use);
 }
@@ -74,7 +84,7 @@ static struct page *my_shmem_alloc_run(unsigned int *order)
 	struct page *page;
 
 	for (;; o--) {
-		if (!my_shmem_charge(1UL << o)) {
+		if (!my_shmem_pages_charge(1UL << o)) {
 			if (!o)
 				return ERR_PTR(-ENOSPC);
 			continue;
@@ -82,7 +92,7 @@ static struct page *my_shmem_alloc_run(unsigned int *order)
 		page = alloc_pages(gfp | (o ? __GFP_NORETRY : __GFP_RETRY_MAYFAIL), o);
 		if (page)
 			break;
-		my_shmem_uncharge(1UL << o);
+		my_shmem_pages_uncharge(1UL << o);
 		if (!o)
 			return ERR_PTR(-ENOMEM);
 	}
@@ -153,7 +163,7 @@ err_free_run:
 	my_shmem_xa_store_range(&seg->allocs, a->start,
 				my_shmem_alloc_end(a) - 1, NULL, GFP_KERNEL);
 	my_shmem_free_run(page, order);
-	my_shmem_uncharge(1UL << order);
+	my_shmem_pages_uncharge(1UL << order);
 err_free_desc:
 	kfree(a);
 	return err;
@@ -280,6 +290,7 @@ void my_shmem_seg_destroy(struct my_shmem_seg *seg)
 {
 	pgoff_t off = 0;
 
+	my_shmem_msi_seg_destroy(seg);
 	while (off < seg->frontier) {
 		struct my_shmem_alloc *a = xa_load(&seg->allocs, off);
 
@@ -287,7 +298,7 @@ void my_shmem_seg_destroy(struct my_shmem_seg *seg)
 		atomic_long_dec(&my_shmem_counters.allocs_by_order[a->order]);
 		atomic_long_dec(&seg->stats.allocs_by_order[a->order]);
 		atomic_long_sub(1L << a->order, &seg->stats.pages);
-		my_shmem_uncharge(1UL << a->order);
+		my_shmem_pages_uncharge(1UL << a->order);
 		my_shmem_free_run(a->page, a->order);
 		kfree(a);
 		cond_resched();

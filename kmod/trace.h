@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Tracepoints of my_shmem: events/my_shmem/{alloc,fault,clean,inval} in
- * tracefs.  Durations are in nanoseconds, measured with ktime_get_ns()
+ * Tracepoints of my_shmem: events/my_shmem/{alloc,fault,clean,inval,msi,
+ * msi_xfer} in tracefs.  Durations are in nanoseconds, measured with ktime_get_ns()
  * around the operation inside the module.
  */
 #undef TRACE_SYSTEM
@@ -82,6 +82,79 @@ DEFINE_EVENT(my_shmem_cmo, clean,
 DEFINE_EVENT(my_shmem_cmo, inval,
 	     TP_PROTO(unsigned long size, unsigned int backend, u64 ns),
 	     TP_ARGS(size, backend, ns)
+);
+
+TRACE_DEFINE_ENUM(MY_SHMEM_MSI_I);
+TRACE_DEFINE_ENUM(MY_SHMEM_MSI_S);
+TRACE_DEFINE_ENUM(MY_SHMEM_MSI_M);
+TRACE_DEFINE_ENUM(MY_SHMEM_MSI_CAUSE_READ);
+TRACE_DEFINE_ENUM(MY_SHMEM_MSI_CAUSE_WRITE);
+TRACE_DEFINE_ENUM(MY_SHMEM_MSI_CAUSE_REMOTE_READ);
+TRACE_DEFINE_ENUM(MY_SHMEM_MSI_CAUSE_REMOTE_WRITE);
+TRACE_DEFINE_ENUM(MY_SHMEM_MSI_CAUSE_DETACH);
+TRACE_DEFINE_ENUM(MY_SHMEM_MSI_CAUSE_CLOSE);
+
+#define my_shmem_show_msi(s)						\
+	__print_symbolic(s, { MY_SHMEM_MSI_I, "I" },			\
+			 { MY_SHMEM_MSI_S, "S" }, { MY_SHMEM_MSI_M, "M" })
+
+/* Coherent segment: node's state of page went from -> to, because of cause. */
+TRACE_EVENT(msi,
+	    TP_PROTO(u32 seg, unsigned long page, u32 node, unsigned int from,
+		     unsigned int to, unsigned int cause),
+	    TP_ARGS(seg, page, node, from, to, cause),
+	    TP_STRUCT__entry(__field(u32, seg)
+			     __field(unsigned long, page)
+			     __field(u32, node)
+			     __field(unsigned int, from)
+			     __field(unsigned int, to)
+			     __field(unsigned int, cause)),
+	    TP_fast_assign(__entry->seg = seg;
+			   __entry->page = page;
+			   __entry->node = node;
+			   __entry->from = from;
+			   __entry->to = to;
+			   __entry->cause = cause;),
+	    TP_printk("seg=%u page=%lu node=%u from=%s to=%s cause=%s",
+		      __entry->seg, __entry->page, __entry->node,
+		      my_shmem_show_msi(__entry->from),
+		      my_shmem_show_msi(__entry->to),
+		      __print_symbolic(__entry->cause,
+				       { MY_SHMEM_MSI_CAUSE_READ, "read" },
+				       { MY_SHMEM_MSI_CAUSE_WRITE, "write" },
+				       { MY_SHMEM_MSI_CAUSE_REMOTE_READ, "remote_read" },
+				       { MY_SHMEM_MSI_CAUSE_REMOTE_WRITE, "remote_write" },
+				       { MY_SHMEM_MSI_CAUSE_DETACH, "detach" },
+				       { MY_SHMEM_MSI_CAUSE_CLOSE, "close" }))
+);
+
+/*
+ * One simulated DMA transfer of a page between copies (node -1: the home
+ * copy), and the nanoseconds of its three steps: clean the source to PoC,
+ * copy (the device's write, pushed to PoC), invalidate the destination.
+ * Timed only while this event is enabled (0 otherwise).
+ */
+TRACE_EVENT(msi_xfer,
+	    TP_PROTO(u32 seg, unsigned long page, s32 src, s32 dst,
+		     u64 clean_ns, u64 copy_ns, u64 inval_ns),
+	    TP_ARGS(seg, page, src, dst, clean_ns, copy_ns, inval_ns),
+	    TP_STRUCT__entry(__field(u32, seg)
+			     __field(unsigned long, page)
+			     __field(s32, src)
+			     __field(s32, dst)
+			     __field(u64, clean_ns)
+			     __field(u64, copy_ns)
+			     __field(u64, inval_ns)),
+	    TP_fast_assign(__entry->seg = seg;
+			   __entry->page = page;
+			   __entry->src = src;
+			   __entry->dst = dst;
+			   __entry->clean_ns = clean_ns;
+			   __entry->copy_ns = copy_ns;
+			   __entry->inval_ns = inval_ns;),
+	    TP_printk("seg=%u page=%lu src=%d dst=%d clean_ns=%llu copy_ns=%llu inval_ns=%llu",
+		      __entry->seg, __entry->page, __entry->src, __entry->dst,
+		      __entry->clean_ns, __entry->copy_ns, __entry->inval_ns)
 );
 
 #endif /* _MY_SHMEM_TRACE_H */

@@ -111,10 +111,19 @@ static void my_shmem_vm_open(struct vm_area_struct *vma)
 	my_shmem_attach(vma->vm_private_data);
 }
 
+/* The detach: the VMA's reference goes, and with the last one the segment. */
+static void my_shmem_detach(struct my_shmem_seg *seg)
+{
+	atomic_dec(&seg->nattch);
+	WRITE_ONCE(seg->dtime, ktime_get_real_seconds());
+	WRITE_ONCE(seg->lpid, task_tgid_nr(current));
+	atomic_long_dec(&my_shmem_counters.vmas);
+	my_shmem_seg_put(seg);
+}
+
 /*
  * Emulate the DMA sync a driver runs when a buffer is unmapped: clean every
- * run that intersects the closing VMA to the Point of Coherency.  Then the
- * detach: the VMA's reference goes, and with the last one the segment.
+ * run that intersects the closing VMA to the Point of Coherency.
  */
 static void my_shmem_vm_close(struct vm_area_struct *vma)
 {
@@ -122,11 +131,7 @@ static void my_shmem_vm_close(struct vm_area_struct *vma)
 
 	my_shmem_seg_sync(seg, vma->vm_pgoff, vma->vm_pgoff + vma_pages(vma),
 			  MY_SHMEM_SYNC_CLEAN);
-	atomic_dec(&seg->nattch);
-	WRITE_ONCE(seg->dtime, ktime_get_real_seconds());
-	WRITE_ONCE(seg->lpid, task_tgid_nr(current));
-	atomic_long_dec(&my_shmem_counters.vmas);
-	my_shmem_seg_put(seg);
+	my_shmem_detach(seg);
 }
 
 static const struct vm_operations_struct my_shmem_vm_ops = {
@@ -135,10 +140,33 @@ static const struct vm_operations_struct my_shmem_vm_ops = {
 	.close = my_shmem_vm_close,
 };
 
+/* Coherent segment: the node's M pages in the range go home (msi.c). */
+static void my_shmem_msi_vm_close(struct vm_area_struct *vma)
+{
+	struct my_shmem_seg *seg = vma->vm_private_data;
+
+	my_shmem_msi_detach(seg, vma->vm_file->private_data, vma->vm_pgoff,
+			    vma->vm_pgoff + vma_pages(vma));
+	my_shmem_detach(seg);
+}
+
+/*
+ * Having page_mkwrite makes the core map every page write-protected
+ * (write-notify), which is how S pages stay read-only.
+ */
+static const struct vm_operations_struct my_shmem_msi_vm_ops = {
+	.fault = my_shmem_msi_fault,
+	.page_mkwrite = my_shmem_msi_page_mkwrite,
+	.open = my_shmem_vm_open,
+	.close = my_shmem_msi_vm_close,
+};
+
 /**
  * my_shmem_mmap_seg() - set up a VMA over a segment
  * @seg: the segment
  * @vma: the new VMA
+ *
+ * A coherent segment's VMA maps the node of its file (msi.c).
  *
  * Shared mappings only: a private mapping cannot be writable, now or later
  * (copy-on-write copies would silently stop being shared).  A read-only
@@ -159,9 +187,15 @@ int my_shmem_mmap_seg(struct my_shmem_seg *seg, struct vm_area_struct *vma)
 		return -EINVAL;
 	if (!(vma->vm_flags & VM_WRITE))
 		my_shmem_vm_flags_clear(vma, VM_MAYWRITE);
-	my_shmem_vm_flags_set(vma, VM_MIXEDMAP | VM_DONTDUMP);
 	vma->vm_private_data = seg;
-	vma->vm_ops = &my_shmem_vm_ops;
+	if (seg->mode == MY_SHMEM_MODE_COHERENT) {
+		/* One page per fault, returned to the core (vmf->page). */
+		my_shmem_vm_flags_set(vma, VM_DONTDUMP);
+		vma->vm_ops = &my_shmem_msi_vm_ops;
+	} else {
+		my_shmem_vm_flags_set(vma, VM_MIXEDMAP | VM_DONTDUMP);
+		vma->vm_ops = &my_shmem_vm_ops;
+	}
 	my_shmem_attach(seg);
 	return 0;
 }

@@ -139,9 +139,11 @@ TEST_F(seg, get_semantics)
 				     .key = KEY(2), .bytes = page_size(), .mode = 7 };
 	EXPECT_EQ(-1, ioctl(fd2, MY_SHMEM_IOC_GET, &req));
 	EXPECT_EQ(EINVAL, errno);
-	req.mode = MY_SHMEM_MODE_COHERENT;
+	req.mode = MY_SHMEM_MODE_COHERENT;	/* KEY(1) is shared */
+	req.key = KEY(1);
 	EXPECT_EQ(-1, ioctl(fd2, MY_SHMEM_IOC_GET, &req));
-	EXPECT_EQ(EOPNOTSUPP, errno);
+	EXPECT_EQ(EINVAL, errno);
+	req.key = KEY(2);
 	req.mode = MY_SHMEM_MODE_SHARED;
 	req.__reserved = 1;
 	EXPECT_EQ(-1, ioctl(fd2, MY_SHMEM_IOC_GET, &req));

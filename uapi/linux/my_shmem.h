@@ -219,6 +219,121 @@ struct my_shmem_sync {
 	__u32 allocs;
 };
 
+/*
+ * Coherent segments (MY_SHMEM_MODE_COHERENT): a home copy of each page plus
+ * a private copy per node, kept coherent by an MSI protocol driven by page
+ * faults.  A node is one open file description bound to the segment (the
+ * processes sharing it through fork or fd passing are one node); its id is
+ * given when MY_SHMEM_IOC_GET binds it, from 0, lowest free first, below
+ * MY_SHMEM_MAX_NODES.  A node's state for a page follows from the page's
+ * directory entry: M if it is the owner, S if it is a sharer, I otherwise.
+ * S pages are mapped read-only, I pages not at all; every copy between
+ * copies is a simulated DMA transfer (clean the source to PoC, copy,
+ * invalidate the destination to PoC).
+ */
+#define MY_SHMEM_MSI_I		0	/* invalid: no copy */
+#define MY_SHMEM_MSI_S		1	/* shared: a read-only copy */
+#define MY_SHMEM_MSI_M		2	/* modified: the one writable copy */
+
+/* Why a node's state of a page changed (tracepoint my_shmem:msi, events) */
+enum my_shmem_msi_cause {
+	MY_SHMEM_MSI_CAUSE_READ = 1,	/* the node read the page */
+	MY_SHMEM_MSI_CAUSE_WRITE,	/* the node wrote the page */
+	MY_SHMEM_MSI_CAUSE_REMOTE_READ,	/* another node read it: M -> S */
+	MY_SHMEM_MSI_CAUSE_REMOTE_WRITE,	/* another node wrote it: -> I */
+	MY_SHMEM_MSI_CAUSE_DETACH,	/* munmap of the node's mapping: M -> S */
+	MY_SHMEM_MSI_CAUSE_CLOSE,	/* the node's last fd went: -> I */
+};
+
+#define MY_SHMEM_MAX_NODES	65536
+#define MY_SHMEM_NODE_SELF	0xfffffffeU	/* in: the calling fd's node */
+#define MY_SHMEM_NODE_NONE	0xffffffffU	/* out: no node (no owner) */
+
+/* struct my_shmem_node_info.flags */
+#define MY_SHMEM_NODE_INFO_NEXT	0x1	/* the first node with an id >= @node */
+
+/**
+ * struct my_shmem_node_info - one node of a coherent segment
+ *	(MY_SHMEM_IOC_NODE_INFO)
+ * @size: sizeof(struct my_shmem_node_info)
+ * @seg: in: a segment id, or MY_SHMEM_SEG_INFO_BOUND for the fd's own
+ *	segment; out: the segment's id
+ * @node: in: MY_SHMEM_NODE_SELF (the fd's node) or a node id; out: the id
+ * @flags: in: MY_SHMEM_NODE_INFO_NEXT: report the first node whose id is
+ *	@node or above (walk the nodes from 0 by asking for id + 1)
+ * @nr_nodes: out: nodes bound to the segment now
+ * @__reserved: must be 0
+ * @read_faults: read faults taken by this node's mappings
+ * @write_faults: write faults (first write to an I or S page, or to an M
+ *	page mapped read-only)
+ * @fetches: pages copied into this node (from home or from the owner)
+ * @invals_received: copies of this node dropped by another node's write
+ * @writebacks: pages written back home from this node (M -> S on another
+ *	node's read; M on munmap or close)
+ * @bytes_moved: bytes copied into or out of this node's copies
+ * @cleans: clean-to-PoC run over this node's copies (as a source)
+ * @invals: invalidate-to-PoC run over this node's copies (as a destination)
+ * @pages_s: pages this node holds in S now
+ * @pages_m: pages this node holds in M now
+ *
+ * Reading another segment than the fd's own needs read permission on it,
+ * as MY_SHMEM_IOC_SEG_INFO does.  Errors: EOPNOTSUPP if the segment is not
+ * coherent, ENOENT for a segment or node id that does not exist (or no
+ * node at or above @node with NEXT), EACCES without read permission.
+ */
+struct my_shmem_node_info {
+	__u32 size;
+	__u32 seg;
+	__u32 node;
+	__u32 flags;
+	__u32 nr_nodes;
+	__u32 __reserved;
+	__u64 read_faults;
+	__u64 write_faults;
+	__u64 fetches;
+	__u64 invals_received;
+	__u64 writebacks;
+	__u64 bytes_moved;
+	__u64 cleans;
+	__u64 invals;
+	__u64 pages_s;
+	__u64 pages_m;
+};
+
+/**
+ * struct my_shmem_msi_view - a node's MSI states and the directory over a
+ *	range of pages (MY_SHMEM_IOC_MSI_VIEW), s2dsm's "v"
+ * @size: sizeof(struct my_shmem_msi_view)
+ * @seg: in: a segment id or MY_SHMEM_SEG_INFO_BOUND; out: the segment's id
+ * @node: in: MY_SHMEM_NODE_SELF or a node id, whose states go to @states
+ *	(ignored when @states is 0); out: the id
+ * @__reserved: must be 0
+ * @first: in: first page
+ * @count: in: entries at each array given; out: pages reported, fewer when
+ *	the segment ends first (0 when @first is at or past its end)
+ * @states: in: user pointer to __u8[@count] receiving the node's state of
+ *	each page (MY_SHMEM_MSI_*); 0: not wanted
+ * @owners: in: user pointer to __u32[@count] receiving each page's owner
+ *	(the node in M, or MY_SHMEM_NODE_NONE); 0: not wanted
+ * @sharers: in: user pointer to __u32[@count] receiving the number of nodes
+ *	in S for each page; 0: not wanted
+ *
+ * Each page is read under its directory lock, so each page's entry is
+ * consistent; different pages are not read at one instant.  Errors as for
+ * MY_SHMEM_IOC_NODE_INFO.
+ */
+struct my_shmem_msi_view {
+	__u32 size;
+	__u32 seg;
+	__u32 node;
+	__u32 __reserved;
+	__u64 first;
+	__u64 count;
+	__u64 states;
+	__u64 owners;
+	__u64 sharers;
+};
+
 /* 0xE7: no in-tree user (Documentation/userspace-api/ioctl/ioctl-number.rst). */
 #define MY_SHMEM_IOC_MAGIC	0xE7
 #define MY_SHMEM_IOC_GET_STATS	_IOWR(MY_SHMEM_IOC_MAGIC, 0x01, struct my_shmem_stats)
@@ -226,6 +341,8 @@ struct my_shmem_sync {
 #define MY_SHMEM_IOC_GET	_IOWR(MY_SHMEM_IOC_MAGIC, 0x03, struct my_shmem_get)
 #define MY_SHMEM_IOC_DELETE	_IOW(MY_SHMEM_IOC_MAGIC, 0x04, struct my_shmem_delete)
 #define MY_SHMEM_IOC_SEG_INFO	_IOWR(MY_SHMEM_IOC_MAGIC, 0x05, struct my_shmem_seg_info)
+#define MY_SHMEM_IOC_NODE_INFO	_IOWR(MY_SHMEM_IOC_MAGIC, 0x06, struct my_shmem_node_info)
+#define MY_SHMEM_IOC_MSI_VIEW	_IOWR(MY_SHMEM_IOC_MAGIC, 0x07, struct my_shmem_msi_view)
 
 /*
  * Generic netlink: the family "my_shmem", described by
