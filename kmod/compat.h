@@ -10,6 +10,7 @@
 #include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/xarray.h>
+#include <net/genetlink.h>
 
 /*
  * Highest order the page allocator serves.  Up to 6.3 MAX_ORDER was an
@@ -63,6 +64,19 @@ static inline void *my_shmem_xa_store_range(struct xarray *xa,
 	for (i = first; i <= last && !xa_is_err(ret); i++)
 		ret = xa_store(xa, i, entry, gfp);
 	return xa_is_err(ret) ? ret : NULL;
+#endif
+}
+
+/*
+ * The parsed attributes of a dump request: 6.6 put a struct genl_info in
+ * struct genl_dumpit_info (genl_info_dump()); before, it held the attrs.
+ */
+static inline struct nlattr **my_shmem_genl_dump_attrs(struct netlink_callback *cb)
+{
+#ifdef MY_SHMEM_HAVE_GENL_INFO_DUMP
+	return genl_info_dump(cb)->attrs;
+#else
+	return genl_dumpit_info(cb)->attrs;
 #endif
 }
 

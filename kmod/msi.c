@@ -130,11 +130,13 @@ static unsigned int my_shmem_msi_state_locked(struct my_shmem_dirent *d,
 	return xa_load(&node->copies, pgoff) ? MY_SHMEM_MSI_S : MY_SHMEM_MSI_I;
 }
 
+/* Every transition: tracepoint my_shmem:msi and a netlink event. */
 static void my_shmem_msi_trace(struct my_shmem_seg *seg, pgoff_t pgoff,
 			       struct my_shmem_node *node, unsigned int from,
 			       unsigned int to, unsigned int cause)
 {
 	trace_msi(seg->id, pgoff, node->nid, from, to, cause);
+	my_shmem_nl_msi_event(seg, pgoff, node->nid, from, to, cause);
 }
 
 /* The directory entry of a page, created on first use. */

@@ -254,6 +254,9 @@ void my_shmem_nl_exit(void);
 void my_shmem_nl_seg_event(const struct my_shmem_seg *seg, bool created);
 void my_shmem_nl_alloc_event(const struct my_shmem_seg *seg, pgoff_t pgoff,
 			     unsigned int order);
+void my_shmem_nl_msi_event(const struct my_shmem_seg *seg, pgoff_t pgoff,
+			   u32 node, unsigned int from, unsigned int to,
+			   unsigned int cause);
 
 /* file.c */
 extern const struct file_operations my_shmem_fops;

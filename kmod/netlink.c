@@ -2,7 +2,7 @@
 /*
  * The generic-netlink family "my_shmem" (uapi/netlink/my_shmem.yaml):
  * stats-get, seg-get (do and dump), seg-del, param-get (do and dump),
- * param-set, and the multicast group "events".
+ * param-set, msi-get (dump), and the multicast group "events".
  *
  * Every operation has its own strict policy (resv_start_op 0: unknown
  * attributes are refused, with an extended ack naming them); seg-del and
@@ -55,6 +55,10 @@ static const struct nla_policy my_shmem_nl_param_name_policy[MY_SHMEM_A_PARAM_NA
 static const struct nla_policy my_shmem_nl_param_set_policy[MY_SHMEM_A_PARAM_VALUE + 1] = {
 	[MY_SHMEM_A_PARAM_NAME] = { .type = NLA_NUL_STRING, .len = 63 },
 	[MY_SHMEM_A_PARAM_VALUE] = { .type = NLA_NUL_STRING, .len = 63 },
+};
+
+static const struct nla_policy my_shmem_nl_msi_policy[MY_SHMEM_A_MSI_SEG_ID + 1] = {
+	[MY_SHMEM_A_MSI_SEG_ID] = { .type = NLA_U32 },
 };
 
 /* --- stats ------------------------------------------------------------------- */
@@ -363,6 +367,144 @@ static int my_shmem_nl_param_set(struct sk_buff *skb, struct genl_info *info)
 	return err;
 }
 
+/* --- msi ------------------------------------------------------------------------ */
+
+/* One chunk of a coherent segment's states, as MY_SHMEM_IOC_MSI_VIEW reads them. */
+struct my_shmem_nl_msi_chunk {
+	u8 states[MY_SHMEM_MSI_CHUNK];
+	u32 owners[MY_SHMEM_MSI_CHUNK];
+	u32 sharers[MY_SHMEM_MSI_CHUNK];
+};
+
+/*
+ * One message: node @nid's states of [@first, @first + @n), or with
+ * @nid == MY_SHMEM_NODE_NONE the directory of those pages.
+ */
+static int my_shmem_nl_msi_fill(struct sk_buff *skb, struct netlink_callback *cb,
+				struct my_shmem_seg *seg, u32 nid, u64 first,
+				u64 n, struct my_shmem_nl_msi_chunk *c)
+{
+	bool dir = nid == MY_SHMEM_NODE_NONE;
+	void *hdr;
+	u64 i;
+	int err;
+
+	for (i = 0; i < n; i++) {
+		err = my_shmem_msi_view(seg, nid, first + i, &c->states[i],
+					&c->owners[i], &c->sharers[i]);
+		if (err)
+			return err;
+	}
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			  &my_shmem_nl_family, NLM_F_MULTI, MY_SHMEM_CMD_MSI_GET);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, MY_SHMEM_A_MSI_SEG_ID, seg->id) ||
+	    nla_put_u64_64bit(skb, MY_SHMEM_A_MSI_FIRST, first, MY_SHMEM_A_MSI_PAD) ||
+	    (!dir && (nla_put_u32(skb, MY_SHMEM_A_MSI_NODE, nid) ||
+		      nla_put(skb, MY_SHMEM_A_MSI_STATES, n, c->states))) ||
+	    (dir && (nla_put(skb, MY_SHMEM_A_MSI_OWNERS, n * sizeof(u32), c->owners) ||
+		     nla_put(skb, MY_SHMEM_A_MSI_SHARERS, n * sizeof(u32), c->sharers)))) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
+/* The first node with an id >= *@nid, or MY_SHMEM_NODE_NONE when none is left. */
+static void my_shmem_nl_msi_next_node(struct my_shmem_seg *seg, unsigned long *nid)
+{
+	if (!xa_find(&seg->members, nid, MY_SHMEM_MAX_NODES - 1, XA_PRESENT))
+		*nid = MY_SHMEM_NODE_NONE;
+}
+
+/*
+ * msi-get checks its request when the dump starts, so that an error comes
+ * back as the request's ack (with its extended-ack message), and holds the
+ * segment (cb->args[3]) until the dump is done.
+ */
+static int my_shmem_nl_msi_start(struct netlink_callback *cb)
+{
+	struct nlattr **attrs = my_shmem_genl_dump_attrs(cb);
+	struct nlattr *id = attrs[MY_SHMEM_A_MSI_SEG_ID];
+	struct my_shmem_seg *seg;
+
+	if (!id) {
+		NL_SET_ERR_MSG(cb->extack, "msi-get needs the segment id (seg-id)");
+		return -EINVAL;
+	}
+	seg = my_shmem_seg_find(nla_get_u32(id));
+	if (!seg) {
+		NL_SET_ERR_MSG_ATTR(cb->extack, id, "no segment with this id");
+		return -ENOENT;
+	}
+	if (!my_shmem_seg_may_access(seg, false)) {
+		NL_SET_ERR_MSG_ATTR(cb->extack, id, "no read permission on this segment");
+		my_shmem_seg_put(seg);
+		return -EACCES;
+	}
+	if (seg->mode != MY_SHMEM_MODE_COHERENT) {
+		NL_SET_ERR_MSG_ATTR(cb->extack, id, "segment is not coherent");
+		my_shmem_seg_put(seg);
+		return -EOPNOTSUPP;
+	}
+	cb->args[3] = (long)seg;
+	return 0;
+}
+
+static int my_shmem_nl_msi_done(struct netlink_callback *cb)
+{
+	my_shmem_seg_put((struct my_shmem_seg *)cb->args[3]);
+	return 0;
+}
+
+/*
+ * Dump the states of every node of a coherent segment (in id order), then
+ * its directory, in chunks of MY_SHMEM_MSI_CHUNK pages; resumes at
+ * cb->args[0] (the node id, or MY_SHMEM_NODE_NONE for the directory) and
+ * cb->args[1] (the next page); cb->args[2] is set once the first node has
+ * been looked up.  Nodes joining or leaving meanwhile may be missed or
+ * appear, as with any dump.
+ */
+static int my_shmem_nl_msi_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct my_shmem_seg *seg = (struct my_shmem_seg *)cb->args[3];
+	struct my_shmem_nl_msi_chunk *c;
+	unsigned long nid = cb->args[0];
+	u64 first = cb->args[1], size;
+	int err = 0;
+
+	c = kmalloc(sizeof(*c), GFP_KERNEL);
+	if (!c)
+		return -ENOMEM;
+	size = READ_ONCE(seg->size);
+	if (!cb->args[2]) {
+		cb->args[2] = 1;
+		my_shmem_nl_msi_next_node(seg, &nid);
+	}
+	while (nid != MY_SHMEM_NODE_NONE || first < size) {
+		u64 n = min_t(u64, size - first, MY_SHMEM_MSI_CHUNK);
+
+		err = my_shmem_nl_msi_fill(skb, cb, seg, nid, first, n, c);
+		if (err)
+			break;
+		first += n;
+		if (nid != MY_SHMEM_NODE_NONE && first >= size) {
+			nid++;
+			first = 0;
+			my_shmem_nl_msi_next_node(seg, &nid);
+		}
+	}
+	kfree(c);
+	cb->args[0] = nid;
+	cb->args[1] = first;
+	/* A full message is the next part; only an empty one is an error. */
+	if (err == -EMSGSIZE && skb->len)
+		err = 0;
+	return err ? err : skb->len;
+}
+
 static const struct genl_ops my_shmem_nl_ops[] = {
 	{
 		.cmd = MY_SHMEM_CMD_STATS_GET,
@@ -396,6 +538,14 @@ static const struct genl_ops my_shmem_nl_ops[] = {
 		.maxattr = ARRAY_SIZE(my_shmem_nl_param_set_policy) - 1,
 		.flags = GENL_ADMIN_PERM,
 	},
+	{
+		.cmd = MY_SHMEM_CMD_MSI_GET,
+		.start = my_shmem_nl_msi_start,
+		.dumpit = my_shmem_nl_msi_dump,
+		.done = my_shmem_nl_msi_done,
+		.policy = my_shmem_nl_msi_policy,
+		.maxattr = ARRAY_SIZE(my_shmem_nl_msi_policy) - 1,
+	},
 };
 
 static struct genl_family my_shmem_nl_family = {
@@ -411,12 +561,49 @@ static struct genl_family my_shmem_nl_family = {
 
 /* --- events ---------------------------------------------------------------------- */
 
+/* What an event says beyond its type and segment. */
+struct my_shmem_nl_ev {
+	u32 type;
+	u64 pgoff;
+	u32 order;
+	u32 node;
+	u32 from;
+	u32 to;
+	u32 cause;
+};
+
+static int my_shmem_nl_event_fill(struct sk_buff *msg,
+				  const struct my_shmem_seg *seg,
+				  const struct my_shmem_nl_ev *ev)
+{
+	if (nla_put_u32(msg, MY_SHMEM_A_EVENT_TYPE, ev->type) ||
+	    nla_put_u32(msg, MY_SHMEM_A_EVENT_SEG_ID, seg->id) ||
+	    nla_put_u64_64bit(msg, MY_SHMEM_A_EVENT_KEY, seg->key, MY_SHMEM_A_EVENT_PAD))
+		return -EMSGSIZE;
+	if ((ev->type == MY_SHMEM_EVENT_TYPE_ALLOC ||
+	     ev->type == MY_SHMEM_EVENT_TYPE_MSI) &&
+	    nla_put_u64_64bit(msg, MY_SHMEM_A_EVENT_PGOFF, ev->pgoff, MY_SHMEM_A_EVENT_PAD))
+		return -EMSGSIZE;
+	if (ev->type == MY_SHMEM_EVENT_TYPE_ALLOC &&
+	    nla_put_u32(msg, MY_SHMEM_A_EVENT_ORDER, ev->order))
+		return -EMSGSIZE;
+	if (ev->type == MY_SHMEM_EVENT_TYPE_MSI &&
+	    (nla_put_u32(msg, MY_SHMEM_A_EVENT_NODE, ev->node) ||
+	     nla_put_u32(msg, MY_SHMEM_A_EVENT_FROM, ev->from) ||
+	     nla_put_u32(msg, MY_SHMEM_A_EVENT_TO, ev->to) ||
+	     nla_put_u32(msg, MY_SHMEM_A_EVENT_CAUSE, ev->cause)))
+		return -EMSGSIZE;
+	return nla_put_u64_64bit(msg, MY_SHMEM_A_EVENT_DROPPED,
+				 atomic_long_xchg(&my_shmem_nl_dropped, 0),
+				 MY_SHMEM_A_EVENT_PAD);
+}
+
 /*
  * Send one event if anyone listens and the rate limit allows; a dropped
  * event is counted and the count goes out with the next one sent.
  */
-static void my_shmem_nl_event(u32 type, const struct my_shmem_seg *seg,
-			      pgoff_t pgoff, unsigned int order)
+static void my_shmem_nl_event(const struct my_shmem_seg *seg,
+			      const struct my_shmem_nl_ev *ev)
 {
 	struct sk_buff *msg;
 	void *hdr;
@@ -427,21 +614,12 @@ static void my_shmem_nl_event(u32 type, const struct my_shmem_seg *seg,
 		atomic_long_inc(&my_shmem_nl_dropped);
 		return;
 	}
-	msg = genlmsg_new(nla_total_size(sizeof(u32)) * 3 +
+	msg = genlmsg_new(nla_total_size(sizeof(u32)) * 7 +
 			  nla_total_size_64bit(sizeof(u64)) * 3, GFP_KERNEL);
 	if (!msg)
 		goto dropped;
 	hdr = genlmsg_put(msg, 0, 0, &my_shmem_nl_family, 0, MY_SHMEM_CMD_EVENT);
-	if (!hdr)
-		goto err_free;
-	if (nla_put_u32(msg, MY_SHMEM_A_EVENT_TYPE, type) ||
-	    nla_put_u32(msg, MY_SHMEM_A_EVENT_SEG_ID, seg->id) ||
-	    nla_put_u64_64bit(msg, MY_SHMEM_A_EVENT_KEY, seg->key, MY_SHMEM_A_EVENT_PAD) ||
-	    (type == MY_SHMEM_EVENT_TYPE_ALLOC &&
-	     (nla_put_u64_64bit(msg, MY_SHMEM_A_EVENT_PGOFF, pgoff, MY_SHMEM_A_EVENT_PAD) ||
-	      nla_put_u32(msg, MY_SHMEM_A_EVENT_ORDER, order))) ||
-	    nla_put_u64_64bit(msg, MY_SHMEM_A_EVENT_DROPPED,
-			      atomic_long_xchg(&my_shmem_nl_dropped, 0), MY_SHMEM_A_EVENT_PAD))
+	if (!hdr || my_shmem_nl_event_fill(msg, seg, ev))
 		goto err_free;
 	genlmsg_end(msg, hdr);
 	genlmsg_multicast(&my_shmem_nl_family, msg, 0, MY_SHMEM_NLGRP_EVENTS, GFP_KERNEL);
@@ -460,8 +638,12 @@ dropped:
  */
 void my_shmem_nl_seg_event(const struct my_shmem_seg *seg, bool created)
 {
-	my_shmem_nl_event(created ? MY_SHMEM_EVENT_TYPE_SEG_CREATED :
-				    MY_SHMEM_EVENT_TYPE_SEG_DELETED, seg, 0, 0);
+	struct my_shmem_nl_ev ev = {
+		.type = created ? MY_SHMEM_EVENT_TYPE_SEG_CREATED :
+				  MY_SHMEM_EVENT_TYPE_SEG_DELETED,
+	};
+
+	my_shmem_nl_event(seg, &ev);
 }
 
 /**
@@ -473,7 +655,32 @@ void my_shmem_nl_seg_event(const struct my_shmem_seg *seg, bool created)
 void my_shmem_nl_alloc_event(const struct my_shmem_seg *seg, pgoff_t pgoff,
 			     unsigned int order)
 {
-	my_shmem_nl_event(MY_SHMEM_EVENT_TYPE_ALLOC, seg, pgoff, order);
+	struct my_shmem_nl_ev ev = {
+		.type = MY_SHMEM_EVENT_TYPE_ALLOC, .pgoff = pgoff, .order = order,
+	};
+
+	my_shmem_nl_event(seg, &ev);
+}
+
+/**
+ * my_shmem_nl_msi_event() - a node's MSI state of a page changed
+ * @seg: the coherent segment
+ * @pgoff: the page
+ * @node: the node's id
+ * @from: its state before (MY_SHMEM_MSI_*)
+ * @to: its state after
+ * @cause: enum my_shmem_msi_cause
+ */
+void my_shmem_nl_msi_event(const struct my_shmem_seg *seg, pgoff_t pgoff,
+			   u32 node, unsigned int from, unsigned int to,
+			   unsigned int cause)
+{
+	struct my_shmem_nl_ev ev = {
+		.type = MY_SHMEM_EVENT_TYPE_MSI, .pgoff = pgoff, .node = node,
+		.from = from, .to = to, .cause = cause,
+	};
+
+	my_shmem_nl_event(seg, &ev);
 }
 
 /**

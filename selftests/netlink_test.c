@@ -449,9 +449,16 @@ TEST_F(nl, unprivileged_changes_refused)
 	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("step %d failed", WEXITSTATUS(status));
 }
 
+/* One MSI event: (pgoff, node, from, to, cause). */
+struct msi_ev {
+	uint64_t pgoff;
+	uint32_t node, from, to, cause;
+};
+
 struct event_log {
-	int created, deleted, allocs;
+	int created, deleted, allocs, msi;
 	uint32_t id;
+	struct msi_ev ev[16];
 };
 
 static int parse_event(struct nl_msg *msg, void *arg)
@@ -472,6 +479,19 @@ static int parse_event(struct nl_msg *msg, void *arg)
 		break;
 	case MY_SHMEM_EVENT_TYPE_ALLOC:
 		log->allocs++;
+		break;
+	case MY_SHMEM_EVENT_TYPE_MSI:
+		if (log->msi < 16 && tb[MY_SHMEM_A_EVENT_PGOFF] && tb[MY_SHMEM_A_EVENT_NODE] &&
+		    tb[MY_SHMEM_A_EVENT_FROM] && tb[MY_SHMEM_A_EVENT_TO] &&
+		    tb[MY_SHMEM_A_EVENT_CAUSE])
+			log->ev[log->msi] = (struct msi_ev){
+				.pgoff = nla_get_u64(tb[MY_SHMEM_A_EVENT_PGOFF]),
+				.node = nla_get_u32(tb[MY_SHMEM_A_EVENT_NODE]),
+				.from = nla_get_u32(tb[MY_SHMEM_A_EVENT_FROM]),
+				.to = nla_get_u32(tb[MY_SHMEM_A_EVENT_TO]),
+				.cause = nla_get_u32(tb[MY_SHMEM_A_EVENT_CAUSE]),
+			};
+		log->msi++;
 		break;
 	}
 	return NL_OK;
@@ -522,6 +542,170 @@ TEST_F(nl, events)
 	EXPECT_EQ(4, log.allocs);
 	EXPECT_EQ(1, log.deleted);
 	set_order(order);
+}
+
+/* A coherent segment's nodes' states and directory, from msi-get. */
+#define MSI_PAGES	300	/* more than one chunk */
+
+struct msi_dump {
+	int node_msgs, dir_msgs, bad;
+	uint8_t states[2][MSI_PAGES];
+	uint32_t nid[2];
+	uint32_t owners[MSI_PAGES], sharers[MSI_PAGES];
+};
+
+static int parse_msi(struct nl_msg *msg, void *arg)
+{
+	struct nlattr *tb[MY_SHMEM_A_MSI_MAX + 1];
+	struct msi_dump *d = arg;
+	uint64_t first;
+	int i, len;
+
+	attrs(msg, tb, MY_SHMEM_A_MSI_MAX);
+	if (!tb[MY_SHMEM_A_MSI_SEG_ID] || !tb[MY_SHMEM_A_MSI_FIRST]) {
+		d->bad++;
+		return NL_OK;
+	}
+	first = nla_get_u64(tb[MY_SHMEM_A_MSI_FIRST]);
+	if (tb[MY_SHMEM_A_MSI_NODE] && tb[MY_SHMEM_A_MSI_STATES]) {
+		len = nla_len(tb[MY_SHMEM_A_MSI_STATES]);
+		for (i = 0; i < 2; i++)
+			if (d->nid[i] == nla_get_u32(tb[MY_SHMEM_A_MSI_NODE]) &&
+			    first + len <= MSI_PAGES)
+				memcpy(d->states[i] + first, nla_data(tb[MY_SHMEM_A_MSI_STATES]), len);
+		d->node_msgs++;
+	} else if (tb[MY_SHMEM_A_MSI_OWNERS] && tb[MY_SHMEM_A_MSI_SHARERS]) {
+		len = nla_len(tb[MY_SHMEM_A_MSI_OWNERS]);
+		if (first * 4 + len > sizeof(d->owners) ||
+		    len != nla_len(tb[MY_SHMEM_A_MSI_SHARERS])) {
+			d->bad++;
+			return NL_OK;
+		}
+		memcpy(d->owners + first, nla_data(tb[MY_SHMEM_A_MSI_OWNERS]), len);
+		memcpy(d->sharers + first, nla_data(tb[MY_SHMEM_A_MSI_SHARERS]), len);
+		d->dir_msgs++;
+	} else {
+		d->bad++;
+	}
+	return NL_OK;
+}
+
+static int open_coherent(uint64_t key, unsigned long pages, uint32_t *id, uint32_t *nid)
+{
+	struct my_shmem_get req = {
+		.size = sizeof(req), .flags = MY_SHMEM_GET_CREATE, .key = key,
+		.bytes = pages * page_size(), .perm = 0600, .mode = MY_SHMEM_MODE_COHERENT,
+	};
+	struct my_shmem_node_info info = {
+		.size = sizeof(info), .seg = MY_SHMEM_SEG_INFO_BOUND, .node = MY_SHMEM_NODE_SELF,
+	};
+	int fd = open_dev();
+
+	if (fd < 0 || ioctl(fd, MY_SHMEM_IOC_GET, &req) ||
+	    ioctl(fd, MY_SHMEM_IOC_NODE_INFO, &info))
+		return -1;
+	*id = req.id;
+	*nid = info.node;
+	return fd;
+}
+
+/*
+ * msi-get: every node's states and the directory, in chunks; MSI events
+ * for each transition, in order.
+ */
+TEST_F(nl, msi_dump_and_events)
+{
+	long order = param_get("max_contiguous_alloc_order");
+	struct event_log log = { 0 };
+	struct msi_dump d = { 0 };
+	struct nl_msg *msg;
+	struct nl_cb *cb, *sock_cb;
+	struct pollfd pfd;
+	char *a, *b;
+	int fa, fb, grp, i;
+	uint32_t id2;
+	struct nl ev;
+
+	/* few allocation events, so that none of ours meets the rate limit */
+	ASSERT_EQ(0, set_order(8));
+	ASSERT_EQ(0, nlt_open(&ev));
+	grp = genl_ctrl_resolve_grp(ev.sk, MY_SHMEM_FAMILY_NAME, MY_SHMEM_MCGRP_EVENTS);
+	ASSERT_LE(0, grp);
+	nl_socket_disable_seq_check(ev.sk);
+	ASSERT_EQ(0, nl_socket_add_membership(ev.sk, grp));
+
+	fa = open_coherent(KEY(800), MSI_PAGES, &log.id, &d.nid[0]);
+	ASSERT_LE(0, fa);
+	fb = open_coherent(KEY(800), MSI_PAGES, &id2, &d.nid[1]);
+	ASSERT_LE(0, fb);
+	ASSERT_EQ(log.id, id2);
+	a = mmap(NULL, MSI_PAGES * page_size(), PROT_READ | PROT_WRITE, MAP_SHARED, fa, 0);
+	b = mmap(NULL, MSI_PAGES * page_size(), PROT_READ | PROT_WRITE, MAP_SHARED, fb, 0);
+	ASSERT_NE(MAP_FAILED, a);
+	ASSERT_NE(MAP_FAILED, b);
+	a[0] = 'x';				/* A: I -> M */
+	a[299 * page_size()] = 'y';		/* A: I -> M */
+	EXPECT_EQ('x', *(volatile char *)b);	/* A: M -> S, B: I -> S */
+
+	msg = nl_req(&self->nl, MY_SHMEM_CMD_MSI_GET, true);
+	nla_put_u32(msg, MY_SHMEM_A_MSI_SEG_ID, log.id);
+	ASSERT_EQ(0, nl_run(&self->nl, msg, parse_msi, &d));
+	EXPECT_EQ(0, d.bad);
+	EXPECT_EQ(4, d.node_msgs);		/* 2 nodes x 2 chunks */
+	EXPECT_EQ(2, d.dir_msgs);
+	for (i = 0; i < MSI_PAGES; i++) {
+		uint8_t wa = i == 0 ? MY_SHMEM_MSI_S : i == 299 ? MY_SHMEM_MSI_M : MY_SHMEM_MSI_I;
+		uint8_t wb = i == 0 ? MY_SHMEM_MSI_S : MY_SHMEM_MSI_I;
+
+		EXPECT_EQ(wa, d.states[0][i]) TH_LOG("node A page %d", i);
+		EXPECT_EQ(wb, d.states[1][i]) TH_LOG("node B page %d", i);
+		EXPECT_EQ(i == 299 ? d.nid[0] : MY_SHMEM_NODE_NONE, d.owners[i]);
+		EXPECT_EQ(i == 0 ? 2 : 0, d.sharers[i]);
+	}
+
+	/* errors: a shared segment, no id */
+	msg = nl_req(&self->nl, MY_SHMEM_CMD_MSI_GET, true);
+	nla_put_u32(msg, MY_SHMEM_A_MSI_SEG_ID, 0);
+	EXPECT_EQ(-EOPNOTSUPP, nl_run(&self->nl, msg, NULL, NULL));
+	EXPECT_STREQ("segment is not coherent", self->nl.extack);
+	msg = nl_req(&self->nl, MY_SHMEM_CMD_MSI_GET, true);
+	EXPECT_EQ(-EINVAL, nl_run(&self->nl, msg, NULL, NULL));
+
+	munmap(b, MSI_PAGES * page_size());
+	munmap(a, MSI_PAGES * page_size());	/* A: page 299 M -> S (detach) */
+	ASSERT_EQ(0, seg_del(&self->nl, log.id));
+	close(fb);				/* B: S -> I (close) */
+	close(fa);				/* A: S -> I twice (close) */
+
+	sock_cb = nl_socket_get_cb(ev.sk);
+	cb = nl_cb_clone(sock_cb);		/* keeps the seq check off */
+	nl_cb_put(sock_cb);
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, parse_event, &log);
+	pfd = (struct pollfd){ .fd = nl_socket_get_fd(ev.sk), .events = POLLIN };
+	while (log.msi < 8 && poll(&pfd, 1, 2000) > 0)
+		nl_recvmsgs(ev.sk, cb);
+	nl_cb_put(cb);
+	nlt_close(&ev);
+	set_order(order);
+	ASSERT_EQ(8, log.msi);
+	const struct msi_ev want[8] = {
+		{ 0, d.nid[0], MY_SHMEM_MSI_I, MY_SHMEM_MSI_M, MY_SHMEM_MSI_CAUSE_WRITE },
+		{ 299, d.nid[0], MY_SHMEM_MSI_I, MY_SHMEM_MSI_M, MY_SHMEM_MSI_CAUSE_WRITE },
+		{ 0, d.nid[0], MY_SHMEM_MSI_M, MY_SHMEM_MSI_S, MY_SHMEM_MSI_CAUSE_REMOTE_READ },
+		{ 0, d.nid[1], MY_SHMEM_MSI_I, MY_SHMEM_MSI_S, MY_SHMEM_MSI_CAUSE_READ },
+		{ 299, d.nid[0], MY_SHMEM_MSI_M, MY_SHMEM_MSI_S, MY_SHMEM_MSI_CAUSE_DETACH },
+		{ 0, d.nid[1], MY_SHMEM_MSI_S, MY_SHMEM_MSI_I, MY_SHMEM_MSI_CAUSE_CLOSE },
+		{ 0, d.nid[0], MY_SHMEM_MSI_S, MY_SHMEM_MSI_I, MY_SHMEM_MSI_CAUSE_CLOSE },
+		{ 299, d.nid[0], MY_SHMEM_MSI_S, MY_SHMEM_MSI_I, MY_SHMEM_MSI_CAUSE_CLOSE },
+	};
+
+	for (i = 0; i < 8; i++) {
+		EXPECT_EQ(want[i].pgoff, log.ev[i].pgoff) TH_LOG("event %d", i);
+		EXPECT_EQ(want[i].node, log.ev[i].node) TH_LOG("event %d", i);
+		EXPECT_EQ(want[i].from, log.ev[i].from) TH_LOG("event %d", i);
+		EXPECT_EQ(want[i].to, log.ev[i].to) TH_LOG("event %d", i);
+		EXPECT_EQ(want[i].cause, log.ev[i].cause) TH_LOG("event %d", i);
+	}
 }
 
 struct intr_dump {
