@@ -188,14 +188,16 @@ int my_shmem_mmap_seg(struct my_shmem_seg *seg, struct vm_area_struct *vma)
 	if (!(vma->vm_flags & VM_WRITE))
 		my_shmem_vm_flags_clear(vma, VM_MAYWRITE);
 	vma->vm_private_data = seg;
-	if (seg->mode == MY_SHMEM_MODE_COHERENT) {
-		/* One page per fault, returned to the core (vmf->page). */
-		my_shmem_vm_flags_set(vma, VM_DONTDUMP);
-		vma->vm_ops = &my_shmem_msi_vm_ops;
-	} else {
-		my_shmem_vm_flags_set(vma, VM_MIXEDMAP | VM_DONTDUMP);
-		vma->vm_ops = &my_shmem_vm_ops;
-	}
+	/*
+	 * VM_MIXEDMAP also keeps the core from merging this VMA into a
+	 * neighbour after ->mmap (6.12 retries the merge when ->mmap changed
+	 * the flags, and frees the new VMA without ->close: the attachment
+	 * taken below would never be dropped).
+	 */
+	my_shmem_vm_flags_set(vma, VM_MIXEDMAP | VM_DONTDUMP);
+	/* Coherent: one page per fault, returned to the core (vmf->page). */
+	vma->vm_ops = seg->mode == MY_SHMEM_MODE_COHERENT ? &my_shmem_msi_vm_ops :
+							    &my_shmem_vm_ops;
 	my_shmem_attach(seg);
 	return 0;
 }

@@ -15,7 +15,8 @@ const char *kDescription =
 	"2^order contiguous pages, shared between processes as segment 0 or as named\n"
 	"segments (SysV shm semantics), and cleaned to the Point of Coherency when a\n"
 	"mapping goes.  shmemctl reports its state, sets its parameters, manages its\n"
-	"segments, runs the thesis' writer and reader, and follows its events.\n"
+	"segments, runs the thesis' writer and reader, shows the MSI states of\n"
+	"coherent segments, runs an s2dsm-style session on one, and follows its events.\n"
 	"It talks to the module through the generic-netlink family \"my_shmem\" and\n"
 	"falls back to sysfs (/sys/module/my_shmem, /sys/class/misc/my_shmem/stats)\n"
 	"and the device's ioctls where netlink cannot be used.";
@@ -34,6 +35,8 @@ const char *kFooter =
 	"  shmemctl seg create 0x2a --size 1M --perm 0660\n"
 	"  shmemctl seg list\n"
 	"  shmemctl touch write -n 64 --key 0x2a && shmemctl touch read -n 64 --key 0x2a\n"
+	"  shmemctl seg create 0x2b --size 16p --mode coherent && shmemctl dsm 0x2b\n"
+	"  shmemctl msi view --key 0x2b\n"
 	"  shmemctl -j watch --count 10";
 
 void key_option(CLI::App *sub, Options &o, const char *what)
@@ -353,6 +356,93 @@ std::unique_ptr<CLI::App> make_app(Options &o)
 		->check(CLI::NonNegativeNumber)
 		->type_name("SECONDS");
 	watch->callback([&o] { o.cmd = Command::Watch; });
+
+	// msi
+	auto *msi = cmd(app, "msi", "Show the MSI states and nodes of a coherent segment",
+		"Coherent segments (seg create --mode coherent) keep one copy of each page per\n"
+		"node -- an open file of the device bound to the segment -- coherent with the\n"
+		"MSI protocol, in the kernel: at most one node holds a page Modified, and while\n"
+		"it does no other holds it Shared.  These commands show each node's state of\n"
+		"each page, the directory (owner and sharers of each page) and the nodes'\n"
+		"counters (MY_SHMEM_IOC_MSI_VIEW, MY_SHMEM_IOC_NODE_INFO).  They name the\n"
+		"segment by ID, or by --key (found through netlink; without it they bind to\n"
+		"the key for a moment, as one more node); they need read permission on it.");
+	msi->require_subcommand(1);
+	auto *view = cmd(msi, "view", "Show every node's MSI state of every page",
+		"Show the MSI state of each page for each node of a coherent segment, as a\n"
+		"grid: a ruler of page numbers, one row per node (M modified, S shared, I\n"
+		"invalid), a dir row with each page's owner (the node holding it in M, '-' if\n"
+		"none) and a sharers row (how many nodes hold it in S), 64 pages to a block.\n"
+		"Over four pages, node 0 SSII and node 1 ISMI make the rows \"dir --1-\" and\n"
+		"\"sharers 1200\" (docs/shmemctl.md shows a whole grid).  When an owner id or a sharer count has two digits or more, the columns widen\n"
+		"and are separated by blanks.  --node shows one node's row; --first and --count\n"
+		"a range of pages.  Each page is read consistently; different pages and nodes\n"
+		"are not read at one instant.  With --json each node's counters are included\n"
+		"(see msi nodes).");
+	view->add_option("ID", o.id, "Segment id (as seg list shows it)");
+	key_option(view, o, "the segment, instead of ID");
+	view->add_option("--node", o.node, "Only this node's row (as msi nodes lists them)")
+		->type_name("N");
+	view->add_option("--first", o.first, "First page to show (default 0)")
+		->check(CLI::NonNegativeNumber)
+		->type_name("PAGE");
+	view->add_option("--count", o.view_count, "Pages to show (default: to the segment's end)")
+		->check(CLI::Range(std::uint64_t{ 1 }, UINT64_MAX))
+		->type_name("N");
+	view->callback([&o] { o.cmd = Command::MsiView; });
+	auto *nodes = cmd(msi, "nodes", "List the nodes of a coherent segment and their counters",
+		"List the nodes of a coherent segment, one row each, with their counters since\n"
+		"they were bound: read_faults and write_faults taken by the node's mappings,\n"
+		"fetches (pages copied into the node, from home or from the owner),\n"
+		"invals_received (its copies dropped by other nodes' writes), writebacks (pages\n"
+		"written back home from it: M to S on another node's read, M at unmap or\n"
+		"close), bytes_moved (copied into or out of its copies), cleans and invals\n"
+		"(clean- and invalidate-to-PoC run over its copies), and pages_s and pages_m\n"
+		"(pages it holds in S and in M now).");
+	nodes->add_option("ID", o.id, "Segment id (as seg list shows it)");
+	key_option(nodes, o, "the segment, instead of ID");
+	nodes->callback([&o] { o.cmd = Command::MsiNodes; });
+
+	// dsm
+	auto *dsm = cmd(app, "dsm", "An s2dsm-style interactive session on a coherent segment",
+		"The s2dsm assignment's interactive session (userspace/s2dsm), its prompts and\n"
+		"prints byte for byte, with the coherence kept by the kernel: every shmemctl dsm\n"
+		"process is one node of the coherent segment of KEY, any number of them.  The\n"
+		"first process (KEY has no segment yet) asks\n"
+		"  > How many pages would you like to allocate (greater than 0)?\n"
+		"(or takes --pages) and creates the segment, coherent, with --perm; the others\n"
+		"attach to it.  Each maps the whole segment (MAP_SHARED), prints s2dsm's two\n"
+		"lines \"Address returned by mmap() = 0x7f5c2a1f0000\" and \"Size of mapped\n"
+		"region = 12288\", and loops on\n"
+		"  > Which command should I run? (r:read, w:write, v:view msi array):\n"
+		"  > For which page? (0-N, or -1 for all):\n"
+		"  > Type your new message:                  (w only)\n"
+		"r prints \"[*] Page I:\" and the page's text (up to its first NUL byte); w\n"
+		"stores the message, NUL-terminated, at the start of the page (or of every page\n"
+		"for -1); v prints this node's state of the page(s), one line each,\n"
+		"\"Page 0: S (Shared)\" (with --json one JSON line, as s2dsm --json prints it).\n"
+		"\"[x] PAGEFAULT\" comes before a page's output when the access to it faulted --\n"
+		"this node's read or write fault count (msi nodes) moved: the first read of an\n"
+		"Invalid page, the first write to an Invalid or Shared page.  A page in I is\n"
+		"fetched from its owner, or from home (zeroes if never written); a write\n"
+		"invalidates every other copy.  An unknown command or page number is reported\n"
+		"on standard error and the command prompt comes again.  End of input (Ctrl-D)\n"
+		"ends the session with exit status 0: the mapping goes (a page this node holds\n"
+		"in M is written back home) and so does the node; SIGINT or SIGTERM end it the\n"
+		"same way with status 128+N.  The segment stays, like any segment: shmemctl seg\n"
+		"delete --key KEY removes it.  Exit status 1 if KEY's segment is not coherent,\n"
+		"or input ends before the page count.");
+	dsm->add_option("KEY", o.key_text, "Key of the coherent segment, non-zero (decimal, 0x hex "
+					   "or 0 octal)")
+		->required();
+	dsm->add_option("-n,--pages", o.dsm_pages,
+			"First process: create the segment with N pages instead of asking")
+		->check(CLI::Range(std::uint64_t{ 1 }, std::uint64_t{ 1 } << 30))
+		->type_name("N");
+	dsm->add_option("--perm", o.perm_text,
+			"Permission bits of a segment this process creates, in octal (default 0600)")
+		->type_name("OCTAL");
+	dsm->callback([&o] { o.cmd = Command::Dsm; });
 
 	return app;
 }

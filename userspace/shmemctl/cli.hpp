@@ -16,7 +16,7 @@ namespace shmemctl {
 
 enum class Command {
 	None, Status, ParamGet, ParamSet, SegCreate, SegList, SegInfo, SegDelete, SegAttach,
-	Touch, Sync, Watch,
+	Touch, Sync, Watch, MsiView, MsiNodes, Dsm,
 };
 
 struct Options {
@@ -54,6 +54,12 @@ struct Options {
 	// watch
 	std::uint64_t count = 0;	// 0: until interrupted
 	double timeout = 0;		// 0: none
+	// msi view
+	std::optional<std::uint32_t> node;
+	std::uint64_t first = 0;
+	std::optional<std::uint64_t> view_count;	// none: to the segment's end
+	// dsm
+	std::optional<std::uint64_t> dsm_pages;	// none: ask
 };
 
 // The whole command line.  The returned app owns the option bindings into @o.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "commands.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -14,6 +15,7 @@
 
 #include <linux/my_shmem.h>
 
+#include "dsm.hpp"
 #include "format.hpp"
 #include "my_shmem/my_shmem.hpp"
 
@@ -29,14 +31,15 @@ struct UsageError : std::runtime_error {
 	using std::runtime_error::runtime_error;
 };
 
+// The signal that asked to stop (0: none).
 volatile std::sig_atomic_t g_stop = 0;
 
-void on_signal(int)
+void on_signal(int sig)
 {
-	g_stop = 1;
+	g_stop = sig;
 }
 
-// SIGINT / SIGTERM end attach and watch cleanly (no SA_RESTART: waits return).
+// SIGINT / SIGTERM end attach, watch and dsm cleanly (no SA_RESTART: waits return).
 struct StopSignals {
 	struct sigaction old_int {}, old_term {};
 	StopSignals()
@@ -733,6 +736,315 @@ int cmd_watch(Ctx &c)
 	return 0;
 }
 
+// ---------------------------------------------------------------- msi
+
+// The segment an msi command names by ID or --key, checked for form (exit 2)
+// before anything else.
+struct SegRef {
+	std::optional<std::uint32_t> id;
+	std::uint64_t key = 0;
+};
+
+SegRef msi_ref(const Ctx &c)
+{
+	if (c.o.id && !c.o.key_text.empty())
+		throw UsageError("give the segment's ID or --key, not both");
+	if (!c.o.id && c.o.key_text.empty())
+		throw UsageError("which segment? give its ID (shmemctl seg list) or --key KEY");
+	if (c.o.id)
+		return { c.o.id, 0 };
+	return { std::nullopt, parse_key(c.o.key_text, false) };
+}
+
+// Its id: a key is looked up in netlink's list of segments, so that the
+// command does not become a node of the segment it looks at; without
+// netlink, by binding a device fd to the key (a node for a moment).
+std::uint32_t msi_segment(Ctx &c, const SegRef &r)
+{
+	if (r.id)
+		return *r.id;
+	if (!r.key)
+		return 0;
+	if (my_shmem::Netlink *nl = c.ctl.netlink()) {
+		for (const my_shmem::SegInfo &s : nl->seg_list())
+			if (s.key == r.key && !s.deleted())
+				return s.id;
+		throw my_shmem::Error("find the segment of key " + format_key(r.key), ENOENT)
+			.with_hint("no segment has key " + format_key(r.key) +
+				   ": create one (shmemctl seg create KEY --size SIZE --mode coherent)");
+	}
+	std::uint32_t id = 0;
+
+	open_key(c, r.key, false, &id);
+	return id;
+}
+
+int cmd_msi_view(Ctx &c)
+{
+	const SegRef ref = msi_ref(c);
+
+	c.ctl.require_loaded();
+	const std::uint32_t id = msi_segment(c, ref);
+	auto dev = my_shmem::Device::open(c.paths, false);
+	std::vector<my_shmem::NodeInfo> nodes;
+
+	if (c.o.node)
+		nodes.push_back(dev.node_info(id, *c.o.node));
+	else
+		nodes = dev.nodes(id);
+	const my_shmem::SegInfo s = dev.seg_info(id);
+	const std::uint64_t seg_pages = s.bytes / page_size();
+	const my_shmem::MsiView dir = dev.msi_view(id, std::nullopt, c.o.first,
+						   c.o.view_count.value_or(UINT64_MAX));
+
+	if (!dir.pages())
+		throw my_shmem::Error("msi view segment " + std::to_string(id) + " --first " +
+					      std::to_string(c.o.first),
+				      EINVAL)
+			.with_hint("segment " + std::to_string(id) + " has " + std::to_string(seg_pages) +
+				   " pages (0.." + std::to_string(seg_pages ? seg_pages - 1 : 0) + ")");
+	std::vector<MsiNodeRow> rows;
+
+	for (const my_shmem::NodeInfo &n : nodes) {
+		try {
+			rows.push_back({ n, dev.msi_view(id, n.node, c.o.first, dir.pages()).states });
+		} catch (const my_shmem::Error &e) {
+			if (e.err() != ENOENT || c.o.node)
+				throw;	// else the node went meanwhile: not shown
+		}
+	}
+	if (c.json()) {
+		c.emit(msi_view_json(id, c.o.first, rows, dir.directory));
+		return 0;
+	}
+	const std::uint32_t nr = nodes.empty() ? 0 : nodes.front().nr_nodes;
+
+	c.out << "segment " << id << " (key " << format_key(s.key) << "): pages " << c.o.first << ".."
+	      << c.o.first + dir.pages() - 1 << " of " << seg_pages << ", ";
+	if (c.o.node)
+		c.out << "node " << *c.o.node << " of " << nr << (nr == 1 ? " node" : " nodes") << "\n";
+	else
+		c.out << rows.size() << (rows.size() == 1 ? " node" : " nodes") << "\n";
+	c.out << render_msi_grid(c.o.first, rows, dir.directory);
+	return 0;
+}
+
+int cmd_msi_nodes(Ctx &c)
+{
+	const SegRef ref = msi_ref(c);
+
+	c.ctl.require_loaded();
+	const std::uint32_t id = msi_segment(c, ref);
+	auto dev = my_shmem::Device::open(c.paths, false);
+	const std::vector<my_shmem::NodeInfo> nodes = dev.nodes(id);
+
+	if (c.json()) {
+		c.emit(my_shmem::to_json(nodes));
+		return 0;
+	}
+	const my_shmem::SegInfo s = dev.seg_info(id);
+
+	c.out << "segment " << id << " (key " << format_key(s.key) << "): " << nodes.size()
+	      << (nodes.size() == 1 ? " node" : " nodes") << "\n";
+	if (!nodes.empty())
+		c.out << render_node_table(nodes);
+	return 0;
+}
+
+// ---------------------------------------------------------------- dsm
+
+// Lines of standard input, read(2) by read(2): a signal (g_stop) interrupts.
+class FdLines {
+public:
+	explicit FdLines(int fd) : fd_(fd) {}
+
+	dsm::Input operator()(std::string &line)
+	{
+		for (;;) {
+			if (g_stop)
+				return dsm::Input::Interrupted;
+			const std::size_t nl = buf_.find('\n');
+
+			if (nl != std::string::npos || (eof_ && !buf_.empty())) {
+				line = buf_.substr(0, nl);
+				buf_.erase(0, nl == std::string::npos ? nl : nl + 1);
+				if (!line.empty() && line.back() == '\r')
+					line.pop_back();
+				return dsm::Input::Line;
+			}
+			if (eof_)
+				return dsm::Input::Eof;
+			char tmp[4096];
+			const ssize_t n = ::read(fd_, tmp, sizeof(tmp));
+
+			if (n < 0 && errno != EINTR)
+				throw my_shmem::Error("read standard input", errno);
+			if (n == 0)
+				eof_ = true;
+			else if (n > 0)
+				buf_.append(tmp, static_cast<std::size_t>(n));
+		}
+	}
+
+private:
+	int fd_;
+	std::string buf_;
+	bool eof_ = false;
+};
+
+// This process's node of the segment: its mapping, and the fault counters of
+// MY_SHMEM_IOC_NODE_INFO before and after each access to say whether it faulted.
+class CoherentNode : public dsm::Node {
+public:
+	CoherentNode(const my_shmem::Device &dev, const my_shmem::Mapping &map, std::size_t psz)
+		: dev_(dev), map_(map), psz_(psz) {}
+
+	std::size_t pages() const override { return map_.size() / psz_; }
+
+	std::string read(std::size_t i, bool *faulted) override
+	{
+		const std::uint64_t before = faults();
+		const char *p = map_.data<char>() + i * psz_;
+		std::string s(p, ::strnlen(p, psz_));
+
+		*faulted = faults() != before;
+		return s;
+	}
+
+	bool write(std::size_t i, std::string_view text) override
+	{
+		const std::uint64_t before = faults();
+		char *p = map_.data<char>() + i * psz_;
+		const std::size_t n = std::min(text.size(), psz_ - 1);
+
+		std::memcpy(p, text.data(), n);
+		p[n] = '\0';
+		return faults() != before;
+	}
+
+	std::vector<my_shmem::msi::State> states() override
+	{
+		return dev_.msi_view(my_shmem::Device::kBound, my_shmem::Device::kNodeSelf, 0, pages())
+			.states;
+	}
+
+private:
+	// The accesses stay between the two ioctls: the compiler may not move
+	// them across these fences (nor across the calls, which may read them).
+	std::uint64_t faults() const
+	{
+		std::atomic_signal_fence(std::memory_order_seq_cst);
+		const std::uint64_t f = dev_.node_info().faults();
+
+		std::atomic_signal_fence(std::memory_order_seq_cst);
+		return f;
+	}
+
+	const my_shmem::Device &dev_;
+	const my_shmem::Mapping &map_;
+	std::size_t psz_;
+};
+
+// The largest segment the module makes, in pages (what the page count prompt accepts).
+std::uint64_t max_segment_pages(Ctx &c)
+{
+	constexpr std::uint64_t kFallback = 1ULL << 20;	// s2dsm's bound
+
+	try {
+		auto v = parse_uint(c.ctl.param("max_segment_pages").value);
+
+		return v && *v ? std::min<std::uint64_t>(*v, 1ULL << 30) : kFallback;
+	} catch (const my_shmem::Error &) {
+		return kFallback;
+	}
+}
+
+int cmd_dsm(Ctx &c)
+{
+	const std::uint64_t key = parse_key(c.o.key_text, true);
+	const auto perm = parse_perm(c.o.perm_text);
+
+	if (!perm)
+		throw UsageError("--perm '" + c.o.perm_text + "' is not octal permission bits (0..0777)");
+	c.ctl.require_loaded();
+	const std::uint64_t psz = page_size();
+	auto dev = my_shmem::Device::open(c.paths, true);
+	StopSignals sigs;
+	FdLines lines(STDIN_FILENO);
+	const dsm::ReadLine in = [&lines](std::string &l) { return lines(l); };
+	my_shmem::BindRequest req;
+	auto not_coherent = [key](my_shmem::Error &e) -> my_shmem::Error & {
+		if (e.err() == EINVAL)
+			e.with_hint("key " + format_key(key) + " has a segment that is not coherent "
+				    "(shmemctl seg info --key " + format_key(key) + "): delete it or "
+				    "pick another key");
+		return e;
+	};
+
+	req.key = key;
+	req.mode = MY_SHMEM_MODE_COHERENT;
+	req.perm = *perm;
+	bool bound = false;
+
+	try {
+		dev.bind(req);	// attach to the key's segment, if it has one
+		bound = true;
+	} catch (my_shmem::Error &e) {
+		if (e.err() != ENOENT)
+			throw not_coherent(e);
+	}
+	while (!bound) {
+		std::uint64_t pages;
+
+		if (c.o.dsm_pages) {
+			pages = *c.o.dsm_pages;
+		} else {
+			dsm::Input end = dsm::Input::Eof;
+			auto n = dsm::ask_pages(in, c.out, c.err, max_segment_pages(c), &end);
+
+			if (!n) {
+				if (end == dsm::Input::Interrupted)
+					return 128 + g_stop;
+				throw std::runtime_error("end of input before a page count was given");
+			}
+			pages = *n;
+		}
+		req.create = req.exclusive = true;
+		req.bytes = pages * psz;
+		try {
+			dev.bind(req);
+			bound = true;
+		} catch (my_shmem::Error &e) {
+			if (e.err() == EEXIST) {	// another process created it meanwhile: join it
+				req.create = req.exclusive = false;
+				req.bytes = 0;
+				try {
+					dev.bind(req);
+				} catch (my_shmem::Error &e2) {
+					throw not_coherent(e2);
+				}
+				bound = true;
+			} else if (e.err() == EFBIG && !c.o.dsm_pages) {
+				c.err << "shmemctl: " << e.what() << "\nshmemctl: hint: " << e.hint()
+				      << "\n";
+				c.err.flush();
+			} else {
+				throw;
+			}
+		}
+	}
+	const my_shmem::SegInfo s = dev.seg_info();
+	my_shmem::Mapping map = dev.map(s.bytes, 0, true);
+
+	c.out << dsm::region_lines(map.data(), map.size());
+	c.out.flush();
+	CoherentNode node(dev, map, psz);
+	const dsm::Input end = dsm::run(node, in, c.out, c.err, c.json());
+
+	map.reset();
+	return end == dsm::Input::Interrupted ? 128 + g_stop : 0;
+}
+
 } // namespace
 
 int run_command(const Options &o, std::ostream &out, std::ostream &err)
@@ -753,6 +1065,9 @@ int run_command(const Options &o, std::ostream &out, std::ostream &err)
 		case Command::Touch: return cmd_touch(c);
 		case Command::Sync: return cmd_sync(c);
 		case Command::Watch: return cmd_watch(c);
+		case Command::MsiView: return cmd_msi_view(c);
+		case Command::MsiNodes: return cmd_msi_nodes(c);
+		case Command::Dsm: return cmd_dsm(c);
 		case Command::None: break;
 		}
 		err << "shmemctl: no command (see shmemctl --help)\n";

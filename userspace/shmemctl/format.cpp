@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <functional>
 
 namespace shmemctl {
 
@@ -246,6 +247,128 @@ std::string progress_line(std::uint64_t done, std::uint64_t total, double second
 		      static_cast<unsigned>(frac * 100), static_cast<unsigned long long>(done),
 		      static_cast<unsigned long long>(total), seconds);
 	return "\r[" + std::string(fill, '#') + std::string(width - fill, ' ') + tail;
+}
+
+namespace {
+
+std::size_t digits(std::uint64_t v)
+{
+	return std::to_string(v).size();
+}
+
+void strip_blanks(std::string &line)
+{
+	while (!line.empty() && line.back() == ' ')
+		line.pop_back();
+}
+
+} // namespace
+
+std::string render_msi_grid(std::uint64_t first, const std::vector<MsiNodeRow> &nodes,
+			    const std::vector<my_shmem::DirEntry> &dir, unsigned per_block)
+{
+	if (dir.empty())
+		return {};
+	if (!per_block)
+		per_block = 64;
+	std::size_t cellw = 1;
+
+	for (const my_shmem::DirEntry &d : dir) {
+		if (d.owner)
+			cellw = std::max(cellw, digits(*d.owner));
+		cellw = std::max(cellw, digits(d.sharers));
+	}
+	const std::size_t pitch = cellw + (cellw > 1 ? 1 : 0);
+	std::size_t labelw = std::string("sharers").size();
+
+	for (const MsiNodeRow &n : nodes)
+		labelw = std::max(labelw, ("node " + std::to_string(n.info.node)).size());
+	auto label = [labelw](const std::string &l) { return l + std::string(labelw - l.size() + 2, ' '); };
+	auto cell = [cellw](const std::string &c) {
+		return std::string(cellw > c.size() ? cellw - c.size() : 0, ' ') + c;
+	};
+	std::string out;
+
+	for (std::size_t b = 0; b < dir.size(); b += per_block) {
+		const std::size_t e = std::min<std::size_t>(dir.size(), b + per_block);
+		// The ruler: a page number every @step columns, each ending before the next.
+		std::size_t step = 8;
+
+		while (digits(first + e - 1) + 1 > step * pitch && step < per_block)
+			step *= 2;
+		std::string ruler = label("page");
+
+		for (std::size_t k = 0; b + k < e; k += step) {
+			const std::string num = std::to_string(first + b + k);
+
+			ruler.resize(labelw + 2 + k * pitch, ' ');
+			ruler += num;
+		}
+		strip_blanks(ruler);
+		if (b)
+			out += "\n";
+		out += ruler + "\n";
+		auto row = [&](const std::string &name, const std::function<std::string(std::size_t)> &at) {
+			std::string line = label(name);
+
+			for (std::size_t i = b; i < e; i++) {
+				if (i > b && cellw > 1)
+					line += ' ';
+				line += cell(at(i));
+			}
+			strip_blanks(line);
+			out += line + "\n";
+		};
+		for (const MsiNodeRow &n : nodes)
+			row("node " + std::to_string(n.info.node), [&n](std::size_t i) {
+				return std::string(1, i < n.states.size() ? my_shmem::msi::letter(n.states[i]) : '?');
+			});
+		row("dir", [&dir](std::size_t i) {
+			return dir[i].owner ? std::to_string(*dir[i].owner) : std::string("-");
+		});
+		row("sharers", [&dir](std::size_t i) { return std::to_string(dir[i].sharers); });
+	}
+	return out;
+}
+
+my_shmem::json msi_view_json(std::uint32_t seg, std::uint64_t first,
+			     const std::vector<MsiNodeRow> &nodes,
+			     const std::vector<my_shmem::DirEntry> &dir)
+{
+	using my_shmem::json;
+	json ns = json::array(), ds = json::array();
+
+	for (const MsiNodeRow &n : nodes)
+		ns.push_back(json{ { "node", n.info.node },
+				   { "states", my_shmem::msi::letters(n.states) },
+				   { "counters", my_shmem::node_counters(n.info) } });
+	for (std::size_t i = 0; i < dir.size(); i++) {
+		json e{ { "page", first + i } };
+
+		e.update(my_shmem::to_json(dir[i]));
+		ds.push_back(std::move(e));
+	}
+	return json{ { "segment", seg },
+		     { "pages", dir.size() },
+		     { "first", first },
+		     { "nodes", std::move(ns) },
+		     { "directory", std::move(ds) } };
+}
+
+std::string render_node_table(const std::vector<my_shmem::NodeInfo> &nodes)
+{
+	std::vector<std::vector<std::string>> rows;
+
+	for (const my_shmem::NodeInfo &n : nodes)
+		rows.push_back({ std::to_string(n.node), std::to_string(n.read_faults),
+				 std::to_string(n.write_faults), std::to_string(n.fetches),
+				 std::to_string(n.invals_received), std::to_string(n.writebacks),
+				 std::to_string(n.bytes_moved), std::to_string(n.cleans),
+				 std::to_string(n.invals), std::to_string(n.pages_s),
+				 std::to_string(n.pages_m) });
+	return render_table({ "node", "read_faults", "write_faults", "fetches", "invals_received",
+			      "writebacks", "bytes_moved", "cleans", "invals", "pages_s", "pages_m" },
+			    rows, std::vector<bool>(11, true));
 }
 
 } // namespace shmemctl

@@ -9,7 +9,9 @@
 #include <string_view>
 #include <vector>
 
+#include "my_shmem/json.hpp"
 #include "my_shmem/params.hpp"
+#include "my_shmem/types.hpp"
 
 namespace shmemctl {
 
@@ -51,5 +53,31 @@ std::string render_table(const std::vector<std::string> &header,
 //   "\r[##########          ]  50%  512/1024 pages  0.8 s\033[K"
 std::string progress_line(std::uint64_t done, std::uint64_t total, double seconds,
 			  unsigned width = 30);
+
+// One node of a coherent segment as msi view shows it: its counters and its
+// state of each page of the view.
+struct MsiNodeRow {
+	my_shmem::NodeInfo info;
+	std::vector<my_shmem::msi::State> states;
+};
+
+// The MSI grid of pages [@first, @first + dir.size()): blocks of @per_block
+// pages, each under a ruler of page numbers ("page" row), one row per node
+// ("node 3" and its states, M S or I), a "dir" row (the owner's id, '-' for
+// none) and a "sharers" row (nodes in S).  A page is one column when every
+// owner id and sharer count is one digit, else a column as wide as the
+// widest, separated by a blank.  Blocks are separated by an empty line; no
+// line ends in a blank.  Rows shorter than the directory show '?'.
+std::string render_msi_grid(std::uint64_t first, const std::vector<MsiNodeRow> &nodes,
+			    const std::vector<my_shmem::DirEntry> &dir, unsigned per_block = 64);
+
+// msi view --json: {"segment","pages","first","nodes":[{"node","states",
+// "counters"}],"directory":[{"page","owner","sharers"}]}.
+my_shmem::json msi_view_json(std::uint32_t seg, std::uint64_t first,
+			     const std::vector<MsiNodeRow> &nodes,
+			     const std::vector<my_shmem::DirEntry> &dir);
+
+// msi nodes: a table, one row per node, of its counters.
+std::string render_node_table(const std::vector<my_shmem::NodeInfo> &nodes);
 
 } // namespace shmemctl

@@ -45,6 +45,9 @@ with <kind> the command that printed it:
     touch        shmemctl --json touch            $defs/touch
     sync         shmemctl --json sync             $defs/sync
     watch        shmemctl --json watch            $defs/event, each line
+    msi-view     shmemctl --json msi view         $defs/msi_view
+    msi-nodes    shmemctl --json msi nodes        $defs/msi_nodes
+    dsm-view     a v of shmemctl --json dsm       $defs/dsm_view
 
 The longest kind that is the file name's stem or a prefix of it followed by
 "-" wins ("param-list-3.json" is param-list, not param).  A file of any other
@@ -92,6 +95,9 @@ KINDS = {
     "touch": "touch",
     "sync": "sync",
     "watch": "event",
+    "msi-view": "msi_view",
+    "msi-nodes": "msi_nodes",
+    "dsm-view": "dsm_view",
 }
 
 
@@ -233,6 +239,17 @@ def rejects(tap, schema):
     event = {"type": "alloc", "seg_id": 1, "key": 42, "pgoff": 0, "order": 0, "dropped": 0}
     sync = {"op": "clean", "segment": 0, "key": 0, "offset": 0, "len": 4096, "repeat": 1,
             "allocs": 0, "seconds": 0.0}
+    counters = {n: 0 for n in ("read_faults", "write_faults", "fetches", "invals_received",
+                               "writebacks", "bytes_moved", "cleans", "invals", "pages_s",
+                               "pages_m")}
+    view = {"segment": 3, "pages": 2, "first": 0,
+            "nodes": [{"node": 0, "states": "SM", "counters": counters},
+                      {"node": 1, "states": "SI", "counters": counters}],
+            "directory": [{"page": 0, "owner": None, "sharers": 2},
+                          {"page": 1, "owner": 0, "sharers": 0}]}
+    node = {"segment": 3, "node": 0, "nr_nodes": 2, "counters": counters}
+    dsm_view = {"pages": [{"page": 0, "state": "S", "name": "Shared"}],
+                "counts": {"M": 0, "S": 1, "I": 0}}
 
     def edit(doc, **kw):
         d = json.loads(json.dumps(doc))
@@ -246,7 +263,9 @@ def rejects(tap, schema):
     good = [("status", status), ("status", {"loaded": False}), ("seg_info", seg),
             ("touch", touch), ("touch", edit(touch, op="read", mismatches=None)),
             ("event", event), ("event", edit(event, type="seg-created", pgoff=KeyError,
-                                             order=KeyError)), ("sync", sync)]
+                                             order=KeyError)), ("sync", sync),
+            ("msi_view", view), ("msi_view", edit(view, nodes=[])), ("msi_nodes", [node]),
+            ("msi_nodes", []), ("dsm_view", dsm_view)]
     for name, doc in good:
         errs = schema.errors(doc, name)
         tap.ok(not errs, "schema accepts a good %s (self-test)" % name, "\n".join(errs))
@@ -285,6 +304,24 @@ def rejects(tap, schema):
         ("event", edit(event, order=KeyError), "alloc event without order"),
         ("event", edit(event, type="seg-deleted"), "seg-deleted event with pgoff"),
         ("event", edit(event, type="unknown"), "event of type unknown"),
+        ("msi_view", edit(view, nodes=[{"node": 0, "states": "SX", "counters": counters}]),
+         "msi view with a state X"),
+        ("msi_view", edit(view, nodes=[{"node": 0, "states": "", "counters": counters}]),
+         "msi view with no states"),
+        ("msi_view", edit(view, nodes=[{"node": 0, "states": "SM", "counters":
+                                        edit(counters, pages_m=KeyError)}]),
+         "msi view with a counter missing"),
+        ("msi_view", edit(view, directory=[{"page": 0, "owner": 1, "sharers": 1}]),
+         "a page in M and in S at once"),
+        ("msi_view", edit(view, directory=[{"page": 0, "owner": 65536, "sharers": 0}]),
+         "an owner beyond MY_SHMEM_MAX_NODES"),
+        ("msi_view", edit(view, directory=[{"page": 0, "sharers": 0}]),
+         "a directory entry without owner"),
+        ("msi_view", edit(view, directory=[]), "msi view of no pages"),
+        ("msi_view", edit(view, pages=KeyError), "msi view without pages"),
+        ("msi_nodes", [edit(node, nr_nodes=0)], "a node of a segment of 0 nodes"),
+        ("msi_nodes", [edit(node, counters=edit(counters, extra=1))], "a node with an unknown counter"),
+        ("dsm_view", edit(dsm_view, counts={"M": 0, "S": 1}), "dsm view without counts.I"),
     ]
     for name, doc, what in bad:
         tap.ok(bool(schema.errors(doc, name)), "schema rejects %s (self-test)" % what,

@@ -5,7 +5,10 @@
 // the error paths: malformed arguments (exit 2), values the module refuses,
 // no permission (as uid 65534), module not loaded (exit 1 and the fix).
 // The progress bar of touch is checked under a pseudo-terminal and its
-// absence on a pipe.
+// absence on a pipe.  Coherent segments: msi view / msi nodes over two nodes
+// of this process (their grid, JSON and counters against the ioctls), and
+// two shmemctl dsm processes driven through pipes through the s2dsm
+// assignment's Part 2 sequence, every print checked.
 //
 // Every JSON document shmemctl printed here is also written to
 // $SHMEMCTL_JSON_OUT (when set) as <kind>-<n>.json (watch: .jsonl), for
@@ -27,7 +30,9 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <regex>
 #include <pty.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -90,7 +95,11 @@ std::string read_all(int fd)
 	_exit(127);
 }
 
-// Run shmemctl with @args; @uid >= 0: as that user (and group).
+// Run shmemctl with @args; @uid >= 0: as that user (and group).  Without
+// @uid it is posix_spawn()ed (a vfork: no copy of this process' mappings),
+// so that the child's exec does not close copies of mappings of coherent
+// segments the test holds: the module writes a node's M pages back home
+// (M -> S) when any of its mappings closes.
 Result run(const std::vector<std::string> &args, int uid = -1)
 {
 	int out[2], err[2];
@@ -98,8 +107,28 @@ Result run(const std::vector<std::string> &args, int uid = -1)
 
 	if (pipe(out) || pipe(err))
 		return r;
-	pid_t pid = fork();
+	pid_t pid = -1;
 
+	if (uid < 0) {
+		posix_spawn_file_actions_t fa;
+		std::vector<char *> argv;
+		std::string bin = shmemctl_bin();
+
+		argv.push_back(bin.data());
+		for (const auto &a : args)
+			argv.push_back(const_cast<char *>(a.c_str()));
+		argv.push_back(nullptr);
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+		posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+		posix_spawn_file_actions_addclose(&fa, out[0]);
+		posix_spawn_file_actions_addclose(&fa, err[0]);
+		if (posix_spawn(&pid, bin.c_str(), &fa, nullptr, argv.data(), environ))
+			pid = -1;
+		posix_spawn_file_actions_destroy(&fa);
+	} else {
+		pid = fork();
+	}
 	if (pid == 0) {
 		dup2(out[1], 1);
 		dup2(err[1], 2);
@@ -111,6 +140,12 @@ Result run(const std::vector<std::string> &args, int uid = -1)
 	}
 	close(out[1]);
 	close(err[1]);
+	if (pid < 0) {
+		close(out[0]);
+		close(err[0]);
+		r.rc = 127;
+		return r;
+	}
 	std::thread te([&] { r.err = read_all(err[0]); });
 	r.out = read_all(out[0]);
 	te.join();
@@ -690,6 +725,479 @@ TEST_F(Shmemctl, ProgressBarOnATerminalOnly)
 	forced.push_back("--progress");
 	Result f = run(forced);
 	EXPECT_NE(std::string::npos, f.err.find("\r[")) << "--progress did not force it";
+}
+
+// ------------------------------------------------------------------ coherent segments: msi
+
+const std::uint64_t kPsz = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+
+std::string repeat(char c, std::size_t n)
+{
+	return std::string(n, c);
+}
+
+// The states and directory after TEST_F(Shmemctl, MsiViewOfTwoNodes)'s accesses:
+// A (node 0) read 0, wrote 1; B (node 1) read 1, wrote 2; A wrote 65.
+const std::string kStatesA = "SSI" + repeat('I', 62) + "M" + repeat('I', 4);
+const std::string kStatesB = "ISM" + repeat('I', 67);
+
+TEST_F(Shmemctl, MsiViewOfTwoNodes)
+{
+	const std::uint64_t k = key(7);
+	SegGuard g{ k };
+	my_shmem::Paths paths;
+	auto a = my_shmem::Device::open(paths, true);
+	auto b = my_shmem::Device::open(paths, true);
+	my_shmem::BindRequest req;
+
+	req.key = k;
+	req.bytes = 70 * kPsz;
+	req.create = req.exclusive = true;
+	req.mode = MY_SHMEM_MODE_COHERENT;
+	const std::uint32_t id = a.bind(req);
+
+	req.create = req.exclusive = false;
+	req.bytes = 0;
+	ASSERT_EQ(id, b.bind(req));
+	my_shmem::Mapping ma = a.map(70 * kPsz, 0, true), mb = b.map(70 * kPsz, 0, true);
+	volatile char *pa = ma.data<char>(), *pb = mb.data<char>();
+
+	EXPECT_EQ(a.node_info().node, 0u);
+	EXPECT_EQ(b.node_info().node, 1u);
+	EXPECT_EQ(a.node_info().nr_nodes, 2u);
+	EXPECT_EQ(pa[0], 0) << "never written: zeroes";
+	pa[1 * kPsz] = 'a';
+	EXPECT_EQ(pb[1 * kPsz], 'a') << "B reads A's write";
+	pb[2 * kPsz] = 'b';
+	pa[65 * kPsz] = 'c';
+
+	// What the library reads, first.
+	my_shmem::MsiView va = a.msi_view(my_shmem::Device::kBound, my_shmem::Device::kNodeSelf, 0, ~0ULL);
+	my_shmem::MsiView vb = a.msi_view(id, 1, 0, ~0ULL);
+	EXPECT_EQ(va.node, 0u);
+	EXPECT_EQ(va.seg, id);
+	EXPECT_EQ(va.pages(), 70u);
+	EXPECT_EQ(my_shmem::msi::letters(va.states), kStatesA);
+	EXPECT_EQ(my_shmem::msi::letters(vb.states), kStatesB);
+	std::vector<my_shmem::DirEntry> dir(70);
+	dir[0] = { std::nullopt, 1 };
+	dir[1] = { std::nullopt, 2 };
+	dir[2] = { 1u, 0 };
+	dir[65] = { 0u, 0 };
+	EXPECT_EQ(va.directory, dir);
+	EXPECT_EQ(a.msi_view(id, std::nullopt, 60, 100).pages(), 10u) << "cut at the end";
+	EXPECT_EQ(a.msi_view(id, std::nullopt, 70, 1).pages(), 0u);
+
+	// The grid, by id and by key (netlink: no node of its own).
+	const std::string grid =
+		"page     0       8       16      24      32      40      48      56\n"
+		"node 0   " + kStatesA.substr(0, 64) + "\n"
+		"node 1   " + kStatesB.substr(0, 64) + "\n"
+		"dir      --1" + repeat('-', 61) + "\n"
+		"sharers  12" + repeat('0', 62) + "\n"
+		"\n"
+		"page     64\n"
+		"node 0   IMIIII\n"
+		"node 1   IIIIII\n"
+		"dir      -0----\n"
+		"sharers  000000\n";
+	char keytext[32];
+
+	std::snprintf(keytext, sizeof(keytext), "0x%08llx", static_cast<unsigned long long>(k));
+	const std::string head = "segment " + std::to_string(id) + " (key " + keytext +
+				 "): pages 0..69 of 70, 2 nodes\n";
+	Result r = run({ "msi", "view", std::to_string(id) });
+	EXPECT_EQ(0, r.rc) << r.err;
+	EXPECT_EQ(r.out, head + grid);
+	r = run({ "msi", "view", "--key", hex(k) });
+	EXPECT_EQ(0, r.rc) << r.err;
+	EXPECT_EQ(r.out, head + grid);
+	EXPECT_EQ(a.node_info().nr_nodes, 2u);
+
+	// One node, a range.
+	r = run({ "msi", "view", std::to_string(id), "--node", "1", "--first", "1", "--count", "2" });
+	EXPECT_EQ(0, r.rc) << r.err;
+	EXPECT_EQ(r.out, "segment " + std::to_string(id) + " (key " + keytext +
+				 "): pages 1..2 of 70, node 1 of 2 nodes\n"
+				 "page     1\n"
+				 "node 1   SM\n"
+				 "dir      -1\n"
+				 "sharers  20\n");
+
+	// JSON: the same, with each node's counters as the ioctl reports them.
+	json j = run_json("msi-view", { "msi", "view", std::to_string(id) });
+	EXPECT_EQ(j["segment"], id);
+	EXPECT_EQ(j["pages"], 70);
+	EXPECT_EQ(j["first"], 0);
+	ASSERT_EQ(j["nodes"].size(), 2u);
+	EXPECT_EQ(j["nodes"][0]["node"], 0);
+	EXPECT_EQ(j["nodes"][0]["states"], kStatesA);
+	EXPECT_EQ(j["nodes"][1]["states"], kStatesB);
+	EXPECT_EQ(j["nodes"][0]["counters"], my_shmem::node_counters(a.node_info()));
+	EXPECT_EQ(j["nodes"][1]["counters"], my_shmem::node_counters(b.node_info()));
+	ASSERT_EQ(j["directory"].size(), 70u);
+	EXPECT_EQ(j["directory"][1], json({ { "page", 1 }, { "owner", nullptr }, { "sharers", 2 } }));
+	EXPECT_EQ(j["directory"][2], json({ { "page", 2 }, { "owner", 1 }, { "sharers", 0 } }));
+	EXPECT_EQ(j["directory"][65], json({ { "page", 65 }, { "owner", 0 }, { "sharers", 0 } }));
+	json one = run_json("msi-view", { "msi", "view", "--key", hex(k), "--node", "0", "--first",
+					  "64", "--count", "100" });
+	EXPECT_EQ(one["pages"], 6);
+	EXPECT_EQ(one["first"], 64);
+	EXPECT_EQ(one["nodes"][0]["states"], "IMIIII");
+	EXPECT_EQ(one["directory"][0]["page"], 64);
+
+	// The counters agree with the states, and with what happened.
+	const my_shmem::NodeInfo na = a.node_info(), nb = b.node_info();
+	EXPECT_EQ(na.pages_s, 2u);
+	EXPECT_EQ(na.pages_m, 1u);
+	EXPECT_EQ(nb.pages_s, 1u);
+	EXPECT_EQ(nb.pages_m, 1u);
+	EXPECT_GE(na.read_faults, 1u) << "A read page 0";
+	EXPECT_GE(na.write_faults, 2u) << "A wrote pages 1 and 65";
+	EXPECT_GE(nb.read_faults, 1u) << "B read page 1";
+	EXPECT_GE(nb.write_faults, 1u) << "B wrote page 2";
+	EXPECT_GE(na.writebacks, 1u) << "page 1 went home when B read it";
+	EXPECT_GE(nb.fetches, 1u) << "B fetched page 1";
+	json nodes = run_json("msi-nodes", { "msi", "nodes", std::to_string(id) });
+	ASSERT_EQ(nodes.size(), 2u);
+	EXPECT_EQ(nodes[0], my_shmem::to_json(a.node_info()));
+	EXPECT_EQ(nodes[1], my_shmem::to_json(b.node_info()));
+	r = run({ "msi", "nodes", "--key", hex(k) });
+	EXPECT_EQ(0, r.rc) << r.err;
+	EXPECT_EQ(r.out.rfind("segment " + std::to_string(id) + " (key " + keytext + "): 2 nodes\n"
+			      "node  read_faults  write_faults  fetches  invals_received  writebacks",
+			      0),
+		  0u)
+		<< r.out;
+
+	// B writes page 1: A's copy goes, B is the owner; A unmaps: its M page 65 goes home.
+	pb[1 * kPsz] = 'B';
+	EXPECT_GE(a.node_info().invals_received, 1u);
+	ma.reset();
+	json after = run_json("msi-view", { "msi", "view", std::to_string(id), "--count", "3" });
+	EXPECT_EQ(after["nodes"][0]["states"], "SII");
+	EXPECT_EQ(after["nodes"][1]["states"], "IMM");
+	EXPECT_FALSE(a.msi_view(id, std::nullopt, 65, 1).directory[0].owner) << "written back at munmap";
+	EXPECT_NE(a.msi_view(id, 0, 65, 1).states.at(0), my_shmem::msi::State::Modified);
+	EXPECT_GE(a.node_info().writebacks, 2u);
+
+	// Errors: a node that does not exist; a segment that is not coherent.
+	r = run({ "msi", "view", std::to_string(id), "--node", "9" });
+	EXPECT_EQ(1, r.rc);
+	EXPECT_NE(std::string::npos, r.err.find("has no node 9")) << r.err;
+	const std::uint64_t k2 = key(8);
+	SegGuard g2{ k2 };
+	json c = run_json("seg-create", { "seg", "create", hex(k2), "--size", "4p" });
+	r = run({ "msi", "view", "--key", hex(k2) });
+	EXPECT_EQ(1, r.rc);
+	EXPECT_NE(std::string::npos,
+		  r.err.find("hint: segment " + std::to_string(c["segment"]["id"].get<std::uint32_t>()) +
+			     " is not coherent (create it with --mode coherent)"))
+		<< r.err;
+	r = run({ "dsm", hex(k2) });
+	EXPECT_EQ(1, r.rc);
+	EXPECT_NE(std::string::npos, r.err.find("not coherent")) << r.err;
+	EXPECT_EQ(r.out, "");
+}
+
+// ------------------------------------------------------------------ coherent segments: dsm
+
+// A process with its stdin, stdout and stderr on pipes, driven like expect(1).
+class Proc {
+public:
+	explicit Proc(const std::vector<std::string> &args)
+	{
+		int in[2], out[2], err[2];
+
+		if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
+			throw std::runtime_error("pipe");
+		pid_ = fork();
+		if (pid_ == 0) {
+			dup2(in[0], 0);
+			dup2(out[1], 1);
+			dup2(err[1], 2);
+			exec_shmemctl(args);
+		}
+		close(in[0]);
+		close(out[1]);
+		close(err[1]);
+		in_ = in[1];
+		out_ = out[0];
+		err_ = err[0];
+	}
+	~Proc()
+	{
+		if (pid_ > 0 && !reaped_) {
+			kill(pid_, SIGKILL);
+			waitpid(pid_, nullptr, 0);
+		}
+		for (int fd : { in_, out_, err_ })
+			if (fd >= 0)
+				close(fd);
+	}
+
+	// What it printed up to and including @text, which is consumed.
+	std::string expect(const std::string &text, int timeout_s = 120)
+	{
+		const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+		std::size_t at;
+
+		while ((at = out_buf_.find(text)) == std::string::npos) {
+			const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+						  end - std::chrono::steady_clock::now())
+						  .count();
+
+			if (left <= 0 || !pump(static_cast<int>(left))) {
+				ADD_FAILURE() << "no '" << text << "' from shmemctl dsm (pid " << pid_
+					      << ") in " << timeout_s << " s; it printed:\n"
+					      << out_buf_ << "\nstderr:\n" << err_buf_;
+				std::string all;
+
+				all.swap(out_buf_);
+				return all;
+			}
+		}
+		std::string got = out_buf_.substr(0, at + text.size());
+
+		out_buf_.erase(0, at + text.size());
+		return got;
+	}
+	void send(const std::string &s)
+	{
+		ASSERT_EQ(static_cast<ssize_t>(s.size()), write(in_, s.data(), s.size()));
+	}
+	void close_stdin()
+	{
+		close(in_);
+		in_ = -1;
+	}
+	// Exit status (after reading what is left); -1 after @timeout_s.
+	int wait(int timeout_s = 120)
+	{
+		const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+
+		while (out_ >= 0 || err_ >= 0) {
+			const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+						  end - std::chrono::steady_clock::now())
+						  .count();
+
+			if (left <= 0)
+				return -1;
+			pump(static_cast<int>(left));
+		}
+		int st = 0;
+
+		waitpid(pid_, &st, 0);
+		reaped_ = true;
+		return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	}
+	pid_t pid() const { return pid_; }
+	const std::string &rest() const { return out_buf_; }
+	const std::string &err() const { return err_buf_; }
+
+private:
+	// Read what is there (waiting up to @ms); false when both pipes are at their end.
+	bool pump(int ms)
+	{
+		struct pollfd p[2] = { { out_, POLLIN, 0 }, { err_, POLLIN, 0 } };
+
+		if (out_ < 0 && err_ < 0)
+			return false;
+		if (poll(p, 2, std::min(ms, 1000)) < 0 && errno != EINTR)
+			return false;
+		for (int i = 0; i < 2; i++) {
+			int &fd = i ? err_ : out_;
+			char buf[4096];
+
+			if (fd < 0 || !p[i].revents)
+				continue;
+			const ssize_t n = read(fd, buf, sizeof(buf));
+
+			if (n > 0) {
+				(i ? err_buf_ : out_buf_).append(buf, static_cast<std::size_t>(n));
+			} else if (n == 0 || errno != EINTR) {
+				close(fd);
+				fd = -1;
+			}
+		}
+		return true;
+	}
+
+	pid_t pid_ = -1;
+	bool reaped_ = false;
+	int in_ = -1, out_ = -1, err_ = -1;
+	std::string out_buf_, err_buf_;
+};
+
+const std::string kPromptCmd = "> Which command should I run? (r:read, w:write, v:view msi array): ";
+const std::string kPromptPages = "> How many pages would you like to allocate (greater than 0)?\n";
+const std::string kPromptMsg = "> Type your new message: ";
+
+std::string prompt_page(int last)
+{
+	return "> For which page? (0-" + std::to_string(last) + ", or -1 for all): ";
+}
+
+std::string view_text(const std::string &states)
+{
+	static const std::map<char, std::string> names = { { 'M', "Modified" }, { 'S', "Shared" },
+							   { 'I', "Invalid" } };
+	std::string s;
+
+	for (std::size_t i = 0; i < states.size(); i++)
+		s += "Page " + std::to_string(i) + ": " + states[i] + " (" + names.at(states[i]) + ")\n";
+	return s;
+}
+
+// One command at the prompts; what it printed before the next command prompt.
+std::string op(Proc &p, int last, const std::string &cmd, int page, const char *msg = nullptr)
+{
+	p.send(cmd + "\n");
+	p.expect(prompt_page(last));
+	p.send(std::to_string(page) + "\n");
+	if (msg) {
+		p.expect(kPromptMsg);
+		p.send(std::string(msg) + "\n");
+	}
+	std::string out = p.expect(kPromptCmd);
+
+	return out.size() >= kPromptCmd.size() ? out.substr(0, out.size() - kPromptCmd.size()) : out;
+}
+
+std::string page_text(int i, const std::string &text, bool fault)
+{
+	return std::string(fault ? "[x] PAGEFAULT\n" : "") + "[*] Page " + std::to_string(i) + ":\n" +
+	       text + "\n";
+}
+
+TEST_F(Shmemctl, DsmPart2TwoProcesses)
+{
+	const std::uint64_t k = key(9);
+	SegGuard g{ k };
+	const std::regex region("Address returned by mmap\\(\\) = 0x[0-9a-f]+\nSize of mapped region = " +
+				std::to_string(3 * kPsz) + "\n");
+
+	// P1 finds no segment: asks for the page count, creates it.
+	Proc p1({ "dsm", hex(k) });
+	EXPECT_EQ(p1.expect(kPromptPages), kPromptPages);
+	p1.send("3\n");
+	std::string o = p1.expect(kPromptCmd);
+	EXPECT_TRUE(std::regex_match(o.substr(0, o.size() - kPromptCmd.size()), region)) << o;
+	// (found through netlink: seg info --key would bind, one more node for a moment)
+	std::uint32_t id = 0;
+
+	for (const json &e : run_json("seg-list", { "seg", "list" }))
+		if (e["key"] == k && e["deleted"] == false)
+			id = e["id"];
+	ASSERT_NE(0u, id);
+	my_shmem::SegInfo s = ioctl_info(id);
+	EXPECT_EQ(s.mode, static_cast<std::uint32_t>(MY_SHMEM_MODE_COHERENT));
+	EXPECT_EQ(s.bytes, 3 * kPsz);
+	EXPECT_EQ(s.perm, 0600u);
+
+	// P2 attaches, no question asked.
+	Proc p2({ "dsm", hex(k) });
+	o = p2.expect(kPromptCmd);
+	EXPECT_TRUE(std::regex_match(o.substr(0, o.size() - kPromptCmd.size()), region)) << o;
+
+	auto views = [&](const std::string &s1, const std::string &s2, const std::string &step) {
+		EXPECT_EQ(op(p1, 2, "v", -1), view_text(s1)) << "P1 view after " << step;
+		EXPECT_EQ(op(p2, 2, "v", -1), view_text(s2)) << "P2 view after " << step;
+	};
+	const std::string msg = "Writing this to all pages!";
+
+	views("III", "III", "attaching");
+	EXPECT_EQ(op(p1, 2, "r", 0), page_text(0, "", true)) << "P1 reads page 0";
+	views("SII", "III", "P1 read page 0");
+	EXPECT_EQ(op(p1, 2, "r", -1), page_text(0, "", false) + page_text(1, "", true) +
+					      page_text(2, "", true))
+		<< "P1 reads all pages";
+	views("SSS", "III", "P1 read all");
+	EXPECT_EQ(op(p2, 2, "w", 2, "Hello Userfaultfd!"), "[x] PAGEFAULT\n") << "P2 writes page 2";
+	views("SSI", "IIM", "P2 wrote page 2");
+	// The kernel's view, from a third process that is not a node.
+	Result r = run({ "msi", "view", "--key", hex(k) });
+	EXPECT_EQ(0, r.rc) << r.err;
+	EXPECT_NE(std::string::npos, r.out.find("2 nodes\npage     0\nnode 0   SSI\nnode 1   IIM\n"
+						"dir      --1\nsharers  110\n"))
+		<< r.out;
+	// Pages 0 and 1 are Shared (write faults on read-only pages), page 2 is Invalid.
+	EXPECT_EQ(op(p1, 2, "w", -1, msg.c_str()), "[x] PAGEFAULT\n[x] PAGEFAULT\n[x] PAGEFAULT\n")
+		<< "P1 writes all pages";
+	views("MMM", "III", "P1 wrote all");
+	EXPECT_EQ(op(p1, 2, "r", -1), page_text(0, msg, false) + page_text(1, msg, false) +
+					      page_text(2, msg, false))
+		<< "P1 reads all pages";
+	views("MMM", "III", "P1 read all again");
+	// Beyond the sequence: P2 reads what P1 wrote (a fetch from the owner), P1 goes to S.
+	EXPECT_EQ(op(p2, 2, "r", 1), page_text(1, msg, true)) << "P2 reads page 1";
+	views("MSM", "ISI", "P2 read page 1");
+	EXPECT_EQ(op(p2, 2, "r", 2), page_text(2, msg, true)) << "P2 reads page 2: P1's write, not its own";
+
+	// End of input: each ends cleanly, its node goes.
+	p1.close_stdin();
+	EXPECT_EQ(0, p1.wait()) << p1.err();
+	EXPECT_EQ(p1.rest(), "");
+	EXPECT_EQ(p1.err(), "");
+	EXPECT_EQ(1u, ioctl_info(s.id).nodes) << "P1's node is gone";
+	EXPECT_EQ(op(p2, 2, "r", 0), page_text(0, msg, true)) << "P1's M page 0 went home at its exit";
+	p2.close_stdin();
+	EXPECT_EQ(0, p2.wait()) << p2.err();
+	EXPECT_EQ(p2.err(), "");
+	my_shmem::SegInfo after = ioctl_info(s.id);
+	EXPECT_EQ(0u, after.nodes);
+	EXPECT_EQ(0u, after.nattch);
+
+	// A third session finds the data at home.
+	Proc p3({ "dsm", hex(k) });
+	p3.expect(kPromptCmd);
+	EXPECT_EQ(op(p3, 2, "r", 2), page_text(2, msg, true));
+	// Bad input: said on stderr, the command prompt again.
+	p3.send("x\n");
+	EXPECT_EQ(p3.expect(kPromptCmd), kPromptCmd);
+	p3.send("r\n");
+	p3.expect(prompt_page(2));
+	p3.send("3\n");
+	EXPECT_EQ(p3.expect(kPromptCmd), kPromptCmd);
+	p3.close_stdin();
+	EXPECT_EQ(0, p3.wait());
+	EXPECT_EQ(p3.err(), "shmemctl: unknown command 'x': type r (read), w (write) or v (view msi "
+			    "array)\nshmemctl: no page '3': enter a number from 0 to 2, or -1 for all "
+			    "pages\n");
+
+	// SIGINT at a prompt: the session ends the same way, status 128+SIGINT.
+	Proc p4({ "dsm", hex(k) });
+	p4.expect(kPromptCmd);
+	EXPECT_EQ(op(p4, 2, "w", 0, "bye"), "[x] PAGEFAULT\n");
+	EXPECT_EQ(1u, ioctl_info(s.id).nodes);
+	kill(p4.pid(), SIGINT);
+	EXPECT_EQ(128 + SIGINT, p4.wait());
+	EXPECT_EQ(p4.err(), "");
+	EXPECT_EQ(0u, ioctl_info(s.id).nodes);
+	EXPECT_EQ(0u, ioctl_info(s.id).nattch);
+
+	// No segment and no page count: exit 1, nothing created.
+	const std::uint64_t k2 = key(10);
+	SegGuard g2{ k2 };
+	Proc p5({ "dsm", hex(k2) });
+	p5.expect(kPromptPages);
+	p5.send("0\n");
+	p5.expect(kPromptPages);
+	p5.close_stdin();
+	EXPECT_EQ(1, p5.wait());
+	EXPECT_EQ(p5.err(), "shmemctl: please enter a whole number from 1 to " +
+				    param("max_segment_pages") +
+				    "\nshmemctl: end of input before a page count was given\n");
+	EXPECT_EQ(1, run({ "seg", "info", "--key", hex(k2) }).rc);
+
+	// --pages: no question; the segment's page written by p4 went home.
+	Proc p6({ "dsm", hex(k), "--pages", "7" });
+	o = p6.expect(kPromptCmd);
+	EXPECT_TRUE(std::regex_match(o.substr(0, o.size() - kPromptCmd.size()), region))
+		<< "the existing segment, not a new one of 7 pages: " << o;
+	EXPECT_EQ(op(p6, 2, "r", 0), page_text(0, "bye", true));
+	p6.close_stdin();
+	EXPECT_EQ(0, p6.wait());
 }
 
 // ------------------------------------------------------------------ not loaded (last)

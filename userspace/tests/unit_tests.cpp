@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 // Host unit tests of libmy_shmem and shmemctl, without the module:
 //   - format.hpp: parsing of numbers, sizes, permission bits and ranges; the
-//     human-readable forms, tables and the progress bar;
+//     human-readable forms, tables, the progress bar, the MSI grid, msi view's
+//     JSON and msi nodes' table;
 //   - params.hpp: what each module parameter accepts;
+//   - dsm.hpp: the s2dsm session's prompts, prints and re-prompts, over a
+//     fake node;
 //   - the command line (make_app): every option lands in Options, malformed
 //     lines are refused (exit 2), --help / --help-all / --version at every level;
 //   - the library and every command against a fake root (a directory tree that
@@ -49,6 +52,7 @@
 
 #include "cli.hpp"
 #include "commands.hpp"
+#include "dsm.hpp"
 #include "format.hpp"
 #include "my_shmem/my_shmem.hpp"
 
@@ -583,6 +587,414 @@ TEST(Format, ProgressLine)
 	EXPECT_TRUE(contains(progress_line(512, 1024, 0.8), " 50%  512/1024 pages  0.8 s"));
 }
 
+// ---------------------------------------------------------------- the MSI grid
+
+std::vector<my_shmem::msi::State> states(const std::string &letters)
+{
+	std::vector<my_shmem::msi::State> v;
+
+	for (char ch : letters)
+		v.push_back(*my_shmem::msi::parse(std::string(1, ch)));
+	return v;
+}
+
+shmemctl::MsiNodeRow node_row(std::uint32_t id, const std::string &letters)
+{
+	shmemctl::MsiNodeRow r;
+
+	r.info.node = id;
+	r.states = states(letters);
+	return r;
+}
+
+TEST(Format, MsiGridSmall)
+{
+	// Two nodes over four pages: the example of msi view --help.
+	const std::vector<my_shmem::DirEntry> dir = { { std::nullopt, 1 }, { std::nullopt, 2 },
+						      { 1u, 0 }, { std::nullopt, 0 } };
+
+	EXPECT_EQ(shmemctl::render_msi_grid(0, { node_row(0, "SSII"), node_row(1, "ISMI") }, dir),
+		  "page     0\n"
+		  "node 0   SSII\n"
+		  "node 1   ISMI\n"
+		  "dir      --1-\n"
+		  "sharers  1200\n");
+	// One node (--node), the directory all the same.
+	EXPECT_EQ(shmemctl::render_msi_grid(0, { node_row(1, "ISMI") }, dir),
+		  "page     0\n"
+		  "node 1   ISMI\n"
+		  "dir      --1-\n"
+		  "sharers  1200\n");
+	// No node bound at all: the directory alone.
+	EXPECT_EQ(shmemctl::render_msi_grid(5, {}, { { std::nullopt, 0 } }),
+		  "page     5\n"
+		  "dir      -\n"
+		  "sharers  0\n");
+	EXPECT_EQ(shmemctl::render_msi_grid(0, {}, {}), "") << "no pages, no grid";
+	EXPECT_EQ(my_shmem::msi::letters(states("MSI")), "MSI");
+}
+
+TEST(Format, MsiGridWrapsAt64Pages)
+{
+	std::string a(70, 'I'), b(70, 'I');
+	std::vector<my_shmem::DirEntry> dir(70);
+
+	a[0] = 'S';
+	b[1] = 'S';
+	a[65] = 'M';
+	dir[0].sharers = 1;
+	dir[1].sharers = 1;
+	dir[65].owner = 0;
+	const std::string g = shmemctl::render_msi_grid(0, { node_row(0, a), node_row(1, b) }, dir);
+
+	EXPECT_EQ(g, "page     0       8       16      24      32      40      48      56\n"
+		     "node 0   S" + std::string(63, 'I') + "\n"
+		     "node 1   IS" + std::string(62, 'I') + "\n"
+		     "dir      " + std::string(64, '-') + "\n"
+		     "sharers  11" + std::string(62, '0') + "\n"
+		     "\n"
+		     "page     64\n"
+		     "node 0   IMIIII\n"
+		     "node 1   IIIIII\n"
+		     "dir      -0----\n"
+		     "sharers  000000\n");
+	std::istringstream in(g);
+	std::string line;
+
+	while (std::getline(in, line)) {
+		EXPECT_TRUE(line.empty() || line.back() != ' ') << "'" << line << "'";
+		EXPECT_LE(line.size(), 9u + 64u) << line;
+	}
+	// Another block size, and --first: the ruler counts from the first page.
+	EXPECT_EQ(shmemctl::render_msi_grid(62, { node_row(4, "SSSS") }, std::vector<my_shmem::DirEntry>(4, { std::nullopt, 1 }), 3),
+		  "page     62\n"
+		  "node 4   SSS\n"
+		  "dir      ---\n"
+		  "sharers  111\n"
+		  "\n"
+		  "page     65\n"
+		  "node 4   S\n"
+		  "dir      -\n"
+		  "sharers  1\n");
+}
+
+TEST(Format, MsiGridWideColumnsAndLongPageNumbers)
+{
+	// Node 12 owns a page: two-digit cells, separated by a blank; a state
+	// missing from a row (a shorter row) shows as '?'.
+	const std::vector<my_shmem::DirEntry> dir = { { 12u, 0 }, { std::nullopt, 0 },
+						      { std::nullopt, 1 } };
+
+	EXPECT_EQ(shmemctl::render_msi_grid(100, { node_row(0, "IIS"), node_row(12, "MI") }, dir),
+		  "page     100\n"
+		  "node 0    I  I  S\n"
+		  "node 12   M  I  ?\n"
+		  "dir      12  -  -\n"
+		  "sharers   0  0  1\n");
+	// Sharers counts of two digits widen the columns too.
+	EXPECT_EQ(shmemctl::render_msi_grid(0, {}, { { std::nullopt, 10 }, { std::nullopt, 0 } }),
+		  "page     0\n"
+		  "dir       -  -\n"
+		  "sharers  10  0\n");
+	// Page numbers too long for a mark every 8 columns: every 16.
+	EXPECT_EQ(shmemctl::render_msi_grid(123456789012ULL, { node_row(0, std::string(20, 'I')) },
+					    std::vector<my_shmem::DirEntry>(20)),
+		  "page     123456789012    123456789028\n"
+		  "node 0   " + std::string(20, 'I') + "\n"
+		  "dir      " + std::string(20, '-') + "\n"
+		  "sharers  " + std::string(20, '0') + "\n");
+	// Wide columns: a mark every 8 pages, each at its page's column.
+	std::vector<my_shmem::DirEntry> wide(10);
+	wide[9].owner = 10;
+	const std::string g = shmemctl::render_msi_grid(0, {}, wide);
+	EXPECT_EQ(g.substr(0, g.find('\n')), "page     0                       8");
+	EXPECT_TRUE(contains(g, "\ndir       -  -  -  -  -  -  -  -  - 10\n")) << g;
+}
+
+TEST(Format, MsiViewJsonShape)
+{
+	shmemctl::MsiNodeRow n0 = node_row(0, "SSII"), n1 = node_row(1, "ISMI");
+
+	n0.info.read_faults = 2;
+	n0.info.write_faults = 1;
+	n0.info.fetches = 3;
+	n0.info.writebacks = 1;
+	n0.info.bytes_moved = 4 * kPsz;
+	n0.info.cleans = 1;
+	n0.info.invals = 3;
+	n0.info.pages_s = 2;
+	n1.info.read_faults = 1;
+	n1.info.write_faults = 1;
+	n1.info.invals_received = 0;
+	n1.info.pages_s = 1;
+	n1.info.pages_m = 1;
+	const std::vector<my_shmem::DirEntry> dir = { { std::nullopt, 1 }, { std::nullopt, 2 },
+						      { 1u, 0 }, { std::nullopt, 0 } };
+	json j = shmemctl::msi_view_json(3, 0, { n0, n1 }, dir);
+
+	EXPECT_EQ(keys(j), (std::vector<std::string>{ "segment", "pages", "first", "nodes", "directory" }));
+	EXPECT_EQ(j["segment"], 3);
+	EXPECT_EQ(j["pages"], 4);
+	EXPECT_EQ(j["first"], 0);
+	ASSERT_EQ(j["nodes"].size(), 2u);
+	EXPECT_EQ(keys(j["nodes"][0]), (std::vector<std::string>{ "node", "states", "counters" }));
+	EXPECT_EQ(j["nodes"][0]["node"], 0);
+	EXPECT_EQ(j["nodes"][0]["states"], "SSII");
+	EXPECT_EQ(j["nodes"][1]["states"], "ISMI");
+	EXPECT_EQ(keys(j["nodes"][0]["counters"]),
+		  (std::vector<std::string>{ "read_faults", "write_faults", "fetches", "invals_received",
+					     "writebacks", "bytes_moved", "cleans", "invals", "pages_s",
+					     "pages_m" }));
+	EXPECT_EQ(j["nodes"][0]["counters"]["bytes_moved"], 4 * kPsz);
+	EXPECT_EQ(j["nodes"][1]["counters"]["pages_m"], 1);
+	ASSERT_EQ(j["directory"].size(), 4u);
+	EXPECT_EQ(j["directory"][0], json({ { "page", 0 }, { "owner", nullptr }, { "sharers", 1 } }));
+	EXPECT_EQ(j["directory"][2], json({ { "page", 2 }, { "owner", 1 }, { "sharers", 0 } }));
+	record("msi-view", j.dump() + "\n");
+
+	// --node and --first: one node, pages numbered from the first.
+	json one = shmemctl::msi_view_json(7, 64, { n1 }, { { std::nullopt, 0 }, { 65535u, 0 } });
+	EXPECT_EQ(one["first"], 64);
+	EXPECT_EQ(one["pages"], 2);
+	EXPECT_EQ(one["nodes"].size(), 1u);
+	EXPECT_EQ(one["directory"][1], json({ { "page", 65 }, { "owner", 65535 }, { "sharers", 0 } }));
+	record("msi-view", one.dump(2) + "\n");
+	// No node bound: an empty list.
+	record("msi-view", shmemctl::msi_view_json(7, 0, {}, { { std::nullopt, 0 } }).dump() + "\n");
+}
+
+TEST(Format, NodeTable)
+{
+	my_shmem::NodeInfo a, b;
+
+	a.node = 0;
+	a.read_faults = 3;
+	a.write_faults = 12;
+	a.bytes_moved = 61440;
+	b.node = 1;
+	b.invals_received = 2;
+	b.pages_m = 1;
+	EXPECT_EQ(shmemctl::render_node_table({ a, b }),
+		  "node  read_faults  write_faults  fetches  invals_received  writebacks  bytes_moved  cleans  invals  pages_s  pages_m\n"
+		  "   0            3            12        0                0           0        61440       0       0        0        0\n"
+		  "   1            0             0        0                2           0            0       0       0        0        1\n");
+}
+
+// ================================================================ dsm: the s2dsm session
+
+// A node that plays MSI alone (as if no other node existed, unless a test
+// says otherwise): reads of an Invalid page and writes to a page not in M
+// fault.
+class FakeNode : public shmemctl::dsm::Node {
+public:
+	using State = my_shmem::msi::State;
+
+	explicit FakeNode(std::size_t pages, std::size_t psz = 32)
+		: mem(pages, std::string(psz, '\0')), st(pages, State::Invalid), psz_(psz) {}
+
+	std::size_t pages() const override { return st.size(); }
+	std::string read(std::size_t i, bool *faulted) override
+	{
+		*faulted = st.at(i) == State::Invalid;
+		if (*faulted)
+			st[i] = State::Shared;
+		return std::string(mem[i].c_str());
+	}
+	bool write(std::size_t i, std::string_view text) override
+	{
+		const bool f = st.at(i) != State::Modified;
+		const std::size_t n = std::min(text.size(), psz_ - 1);
+
+		st[i] = State::Modified;
+		mem[i].replace(0, n, text.substr(0, n));
+		mem[i][n] = '\0';
+		return f;
+	}
+	std::vector<State> states() override { return st; }
+
+	std::vector<std::string> mem;
+	std::vector<State> st;
+
+private:
+	std::size_t psz_;
+};
+
+// Input from a list of lines, then end of input (or @end); @on_line(n) runs
+// when line n (from 0) is handed out.
+struct Lines {
+	explicit Lines(std::vector<std::string> l,
+		       shmemctl::dsm::Input e = shmemctl::dsm::Input::Eof)
+		: lines(std::move(l)), end(e) {}
+
+	std::vector<std::string> lines;
+	shmemctl::dsm::Input end;
+	std::function<void(std::size_t)> on_line;
+	std::size_t next = 0;
+
+	shmemctl::dsm::ReadLine reader()
+	{
+		return [this](std::string &l) {
+			if (next >= lines.size())
+				return end;
+			if (on_line)
+				on_line(next);
+			l = lines[next++];
+			return shmemctl::dsm::Input::Line;
+		};
+	}
+};
+
+const std::string kCmd(shmemctl::dsm::kPromptCommand);
+const std::string kMsg(shmemctl::dsm::kPromptMessage);
+
+std::string view_text(const std::string &letters, std::size_t from = 0)
+{
+	std::string s;
+
+	for (std::size_t i = 0; i < letters.size(); i++) {
+		auto st = *my_shmem::msi::parse(std::string(1, letters[i]));
+
+		s += "Page " + std::to_string(from + i) + ": " + letters[i] + " (" +
+		     std::string(my_shmem::msi::name(st)) + ")\n";
+	}
+	return s;
+}
+
+TEST(Dsm, PromptsAreS2dsms)
+{
+	// byte for byte userspace/s2dsm/src (main.cpp, session.cpp)
+	EXPECT_EQ(shmemctl::dsm::kPromptPages,
+		  "> How many pages would you like to allocate (greater than 0)?\n");
+	EXPECT_EQ(kCmd, "> Which command should I run? (r:read, w:write, v:view msi array): ");
+	EXPECT_EQ(kMsg, "> Type your new message: ");
+	EXPECT_EQ(shmemctl::dsm::prompt_page(3), "> For which page? (0-2, or -1 for all): ");
+	EXPECT_EQ(shmemctl::dsm::prompt_page(1), "> For which page? (0-0, or -1 for all): ");
+	EXPECT_EQ(shmemctl::dsm::page_lines(2, "Hello"), "[*] Page 2:\nHello\n");
+	EXPECT_EQ(shmemctl::dsm::page_lines(0, ""), "[*] Page 0:\n\n");
+	EXPECT_EQ(shmemctl::dsm::region_lines(reinterpret_cast<void *>(0x7f0000001000), 12288),
+		  "Address returned by mmap() = 0x7f0000001000\nSize of mapped region = 12288\n");
+	EXPECT_EQ(shmemctl::dsm::kPageFault, "[x] PAGEFAULT\n");
+}
+
+TEST(Dsm, ReadWriteViewWithFaultLines)
+{
+	// The first process' side of the assignment's Part 2 on 3 pages, with the
+	// other node's write to page 2 between two commands.
+	FakeNode n(3);
+	Lines in{ { "v", "-1", "r", "0", "v", "-1", "r", "-1", "v", "-1", "v", "-1", "w", "-1",
+		    "Writing this to all pages!", "v", "-1", "r", "-1", "v", "2" } };
+	std::ostringstream out, err;
+
+	in.on_line = [&](std::size_t i) {
+		if (i == 10)	// P2 writes page 2: this node's copy goes
+			n.st[2] = FakeNode::State::Invalid;
+	};
+	EXPECT_EQ(shmemctl::dsm::run(n, in.reader(), out, err, false), shmemctl::dsm::Input::Eof);
+	const std::string pp = shmemctl::dsm::prompt_page(3);
+	const std::string msg = "Writing this to all pages!";
+
+	EXPECT_EQ(out.str(), kCmd + pp + view_text("III") +
+				     kCmd + pp + "[x] PAGEFAULT\n[*] Page 0:\n\n" +
+				     kCmd + pp + view_text("SII") +
+				     kCmd + pp + "[*] Page 0:\n\n[x] PAGEFAULT\n[*] Page 1:\n\n[x] PAGEFAULT\n[*] Page 2:\n\n" +
+				     kCmd + pp + view_text("SSS") +
+				     kCmd + pp + view_text("SSI") +
+				     kCmd + pp + kMsg + "[x] PAGEFAULT\n[x] PAGEFAULT\n[x] PAGEFAULT\n" +
+				     kCmd + pp + view_text("MMM") +
+				     kCmd + pp + "[*] Page 0:\n" + msg + "\n[*] Page 1:\n" + msg +
+				     "\n[*] Page 2:\n" + msg + "\n" +
+				     kCmd + pp + view_text("M", 2) +
+				     kCmd);
+	EXPECT_EQ(err.str(), "");
+	EXPECT_EQ(n.mem[1].c_str(), msg);
+}
+
+TEST(Dsm, BadInputRepromptsLikeS2dsm)
+{
+	FakeNode n(2);
+	Lines in{ { "x", "", " r ", "5", "r", "-2", "w", "abc", "v", "+1", "r", "1" } };
+	std::ostringstream out, err;
+
+	EXPECT_EQ(shmemctl::dsm::run(n, in.reader(), out, err, false), shmemctl::dsm::Input::Eof);
+	const std::string pp = shmemctl::dsm::prompt_page(2);
+
+	// back to the command prompt after each error, as s2dsm does
+	EXPECT_EQ(out.str(), kCmd + kCmd + kCmd + pp + kCmd + pp + kCmd + pp + kCmd + pp + kCmd + pp +
+				     "[x] PAGEFAULT\n[*] Page 1:\n\n" + kCmd);
+	EXPECT_EQ(err.str(),
+		  "shmemctl: unknown command 'x': type r (read), w (write) or v (view msi array)\n"
+		  "shmemctl: unknown command '': type r (read), w (write) or v (view msi array)\n"
+		  "shmemctl: no page '5': enter a number from 0 to 1, or -1 for all pages\n"
+		  "shmemctl: no page '-2': enter a number from 0 to 1, or -1 for all pages\n"
+		  "shmemctl: no page 'abc': enter a number from 0 to 1, or -1 for all pages\n"
+		  "shmemctl: no page '+1': enter a number from 0 to 1, or -1 for all pages\n");
+}
+
+TEST(Dsm, EndOfInputAtEveryPromptEndsTheSession)
+{
+	for (const auto &lines : std::vector<std::vector<std::string>>{
+		     {}, { "r" }, { "w", "0" }, { "v", "0" } }) {
+		FakeNode n(1);
+		Lines in(lines);
+		std::ostringstream out, err;
+
+		EXPECT_EQ(shmemctl::dsm::run(n, in.reader(), out, err, false), shmemctl::dsm::Input::Eof)
+			<< testing::PrintToString(lines);
+		EXPECT_EQ(n.st[0], FakeNode::State::Invalid) << "nothing was accessed";
+		EXPECT_EQ(err.str(), "");
+	}
+	// an interruption (a signal) ends it too, and says so
+	FakeNode n(1);
+	Lines in{ { "w", "0" }, shmemctl::dsm::Input::Interrupted };
+	std::ostringstream out, err;
+
+	EXPECT_EQ(shmemctl::dsm::run(n, in.reader(), out, err, false),
+		  shmemctl::dsm::Input::Interrupted);
+	EXPECT_EQ(out.str(), kCmd + shmemctl::dsm::prompt_page(1) + kMsg);
+}
+
+TEST(Dsm, WriteCutsToThePageAndViewJson)
+{
+	FakeNode n(2, 8);
+	Lines in{ { "w", "1", "0123456789", "r", "1", "w", "0", "", "r", "0", "v", "-1" } };
+	std::ostringstream out, err;
+
+	shmemctl::dsm::run(n, in.reader(), out, err, true);
+	EXPECT_EQ(n.mem[1], std::string("0123456\0", 8)) << "7 bytes and the NUL";
+	EXPECT_TRUE(contains(out.str(), "[*] Page 1:\n0123456\n")) << out.str();
+	EXPECT_TRUE(contains(out.str(), "[*] Page 0:\n\n")) << "an empty message";
+	const std::string o = out.str();
+	const std::size_t b = o.rfind(shmemctl::dsm::prompt_page(2)) + shmemctl::dsm::prompt_page(2).size();
+	const std::string line = o.substr(b, o.size() - b - kCmd.size());
+	json j = json::parse(line);
+
+	EXPECT_EQ(j["pages"], json::parse(R"([{"page":0,"state":"M","name":"Modified"},{"page":1,"state":"M","name":"Modified"}])"));
+	EXPECT_EQ(j["counts"], json({ { "M", 2 }, { "S", 0 }, { "I", 0 } }));
+	record("dsm-view", line);
+}
+
+TEST(Dsm, AskPages)
+{
+	Lines in{ { "zero", "0", "-3", "5000", "12 x", "", "3 " } };
+	std::ostringstream out, err;
+	shmemctl::dsm::Input end = shmemctl::dsm::Input::Line;
+
+	EXPECT_EQ(shmemctl::dsm::ask_pages(in.reader(), out, err, 4096, &end), 3u);
+	const std::string p(shmemctl::dsm::kPromptPages);
+
+	EXPECT_EQ(out.str(), p + p + p + p + p + p + p);
+	EXPECT_EQ(count(err.str(), "shmemctl: please enter a whole number from 1 to 4096\n"), 6u) << err.str();
+
+	Lines none{ { "x" } };
+	std::ostringstream out2, err2;
+
+	EXPECT_FALSE(shmemctl::dsm::ask_pages(none.reader(), out2, err2, 8, &end));
+	EXPECT_EQ(end, shmemctl::dsm::Input::Eof);
+	Lines intr{ {}, shmemctl::dsm::Input::Interrupted };
+	EXPECT_FALSE(shmemctl::dsm::ask_pages(intr.reader(), out2, err2, 8, &end));
+	EXPECT_EQ(end, shmemctl::dsm::Input::Interrupted);
+}
+
 // ================================================================ params.hpp
 
 TEST(Params, FindByNameAndAlias)
@@ -733,6 +1145,10 @@ TEST(Cli, Defaults)
 	EXPECT_LT(o.hold, 0);
 	EXPECT_EQ(o.count, 0u);
 	EXPECT_EQ(o.timeout, 0);
+	EXPECT_FALSE(o.node);
+	EXPECT_EQ(o.first, 0u);
+	EXPECT_FALSE(o.view_count);
+	EXPECT_FALSE(o.dsm_pages);
 }
 
 TEST(Cli, GlobalOptions)
@@ -875,6 +1291,42 @@ TEST(Cli, SyncAndWatch)
 	EXPECT_DOUBLE_EQ(p->o.timeout, 1.5);
 }
 
+TEST(Cli, MsiAndDsm)
+{
+	auto p = parse({ "msi", "view", "3" });
+	EXPECT_EQ(p->o.cmd, shmemctl::Command::MsiView);
+	EXPECT_EQ(p->o.id, 3u);
+	EXPECT_FALSE(p->o.node);
+	EXPECT_EQ(p->o.first, 0u);
+	EXPECT_FALSE(p->o.view_count);
+
+	p = parse({ "-j", "msi", "view", "--key", "0x2a", "--node", "1", "--first", "64", "--count", "8" });
+	EXPECT_TRUE(p->o.json);
+	EXPECT_FALSE(p->o.id);
+	EXPECT_EQ(p->o.key_text, "0x2a");
+	EXPECT_EQ(p->o.node, 1u);
+	EXPECT_EQ(p->o.first, 64u);
+	EXPECT_EQ(p->o.view_count, 8u);
+
+	p = parse({ "msi", "nodes", "-k", "7" });
+	EXPECT_EQ(p->o.cmd, shmemctl::Command::MsiNodes);
+	EXPECT_EQ(p->o.key_text, "7");
+	p = parse({ "msi", "nodes", "4" });
+	EXPECT_EQ(p->o.id, 4u);
+
+	p = parse({ "dsm", "0x2a" });
+	EXPECT_EQ(p->o.cmd, shmemctl::Command::Dsm);
+	EXPECT_EQ(p->o.key_text, "0x2a");
+	EXPECT_FALSE(p->o.dsm_pages);
+	EXPECT_EQ(p->o.perm_text, "0600");
+	p = parse({ "dsm", "42", "-n", "3", "--perm", "0660" });
+	EXPECT_EQ(p->o.dsm_pages, 3u);
+	EXPECT_EQ(p->o.perm_text, "0660");
+	p = parse({ "--json", "dsm", "--pages", "1073741824", "1" });
+	EXPECT_EQ(p->o.dsm_pages, 1u << 30);
+	EXPECT_TRUE(p->o.json);
+}
+
 TEST(Cli, MalformedLinesThrowParseError)
 {
 	for (const auto &args : std::vector<std::vector<std::string>>{
@@ -906,6 +1358,20 @@ TEST(Cli, MalformedLinesThrowParseError)
 		     { "sync", "--clean", "0+1", "--repeat", "0" },
 		     { "watch", "--count", "x" },
 		     { "watch", "--timeout", "-1" },
+		     { "msi" },
+		     { "msi", "show" },
+		     { "msi", "view", "x" },
+		     { "msi", "view", "1", "2" },
+		     { "msi", "view", "1", "--node", "-1" },
+		     { "msi", "view", "1", "--node", "x" },
+		     { "msi", "view", "1", "--count", "0" },
+		     { "msi", "view", "1", "--first", "-1" },
+		     { "msi", "nodes", "1", "--node", "0" },
+		     { "dsm" },
+		     { "dsm", "1", "2" },
+		     { "dsm", "1", "--pages", "0" },
+		     { "dsm", "1", "--pages", "1073741825" },
+		     { "dsm", "1", "--pages", "many" },
 		     { "--root" } })
 		EXPECT_THROW(parse(args), CLI::ParseError) << testing::PrintToString(args);
 }
@@ -1003,8 +1469,8 @@ TEST(Cli, HelpAtEveryLevel)
 		for (const CLI::App *sub : a->get_subcommands({}))
 			EXPECT_TRUE(contains(r.out, sub->get_name())) << what << ": " << sub->get_name();
 	});
-	EXPECT_EQ(paths, 14) << "top, status, param (get, set), seg (create, list, info, delete, "
-				"attach), touch, sync, watch";
+	EXPECT_EQ(paths, 18) << "top, status, param (get, set), seg (create, list, info, delete, "
+				"attach), touch, sync, watch, msi (view, nodes), dsm";
 }
 
 // Runs of blanks and newlines as one space.
@@ -1477,6 +1943,94 @@ TEST(Library, JsonOfSegmentsAndEvents)
 	record("watch", e1.dump() + "\n" + e2.dump() + "\n" + e3.dump() + "\n", "jsonl");
 }
 
+TEST(Library, JsonOfNodesAndViews)
+{
+	my_shmem::NodeInfo n;
+
+	n.seg = 3;
+	n.node = 1;
+	n.nr_nodes = 2;
+	n.read_faults = 5;
+	n.write_faults = 2;
+	n.fetches = 6;
+	n.invals_received = 1;
+	n.writebacks = 1;
+	n.bytes_moved = 7 * kPsz;
+	n.cleans = 1;
+	n.invals = 6;
+	n.pages_s = 3;
+	n.pages_m = 1;
+	EXPECT_EQ(n.faults(), 7u);
+	json j = my_shmem::to_json(n);
+
+	EXPECT_EQ(keys(j), (std::vector<std::string>{ "segment", "node", "nr_nodes", "counters" }));
+	EXPECT_EQ(j["segment"], 3);
+	EXPECT_EQ(j["node"], 1);
+	EXPECT_EQ(j["nr_nodes"], 2);
+	EXPECT_EQ(j["counters"], my_shmem::node_counters(n));
+	EXPECT_EQ(j["counters"]["bytes_moved"], 7 * kPsz);
+	EXPECT_EQ(j["counters"]["invals_received"], 1);
+	my_shmem::NodeInfo n0;
+
+	n0.seg = 3;
+	n0.nr_nodes = 2;
+	record("msi-nodes", my_shmem::to_json(std::vector<my_shmem::NodeInfo>{ n0, n }).dump() + "\n");
+	record("msi-nodes", json::array().dump() + "\n");
+
+	EXPECT_EQ(my_shmem::to_json(my_shmem::DirEntry{ std::nullopt, 2 }),
+		  json({ { "owner", nullptr }, { "sharers", 2 } }));
+	EXPECT_EQ(my_shmem::to_json(my_shmem::DirEntry{ 4u, 0 }), json({ { "owner", 4 }, { "sharers", 0 } }));
+
+	my_shmem::MsiView v;
+
+	v.seg = 3;
+	v.first = 8;
+	v.directory = { { std::nullopt, 1 }, { 1u, 0 } };
+	json vj = my_shmem::to_json(v);
+	EXPECT_EQ(keys(vj), (std::vector<std::string>{ "segment", "node", "first", "pages", "states",
+						       "directory" }));
+	EXPECT_TRUE(vj["node"].is_null());
+	EXPECT_TRUE(vj["states"].is_null());
+	EXPECT_EQ(vj["pages"], 2);
+	EXPECT_EQ(vj["directory"][1], json({ { "page", 9 }, { "owner", 1 }, { "sharers", 0 } }));
+	v.node = 1;
+	v.states = { my_shmem::msi::State::Shared, my_shmem::msi::State::Modified };
+	EXPECT_EQ(my_shmem::to_json(v)["states"], "SM");
+	EXPECT_EQ(my_shmem::to_json(v)["node"], 1);
+}
+
+TEST(Library, CoherentIoctlsOnAFakeDevice)
+{
+	FakeRoot r;
+	my_shmem::Device d = my_shmem::Device::open(r.paths(), false);
+
+	for (const std::function<void()> &fn : std::vector<std::function<void()>>{
+		     [&] { d.node_info(); },
+		     [&] { d.node_info(3, 1); },
+		     [&] { d.nodes(3); },
+		     [&] { d.msi_view(3, std::nullopt, 0, 4); } }) {
+		try {
+			fn();
+			ADD_FAILURE() << "an ioctl on a regular file worked";
+		} catch (const my_shmem::Error &e) {
+			EXPECT_EQ(e.err(), ENOTTY) << e.what();
+			EXPECT_TRUE(contains(e.what(), r.path("/dev/my_shmem"))) << e.what();
+		}
+	}
+	try {
+		d.node_info(my_shmem::Device::kBound, 7);
+	} catch (const my_shmem::Error &e) {
+		EXPECT_EQ(std::string(e.what()).rfind("MY_SHMEM_IOC_NODE_INFO (bound segment), node 7 on ", 0), 0u)
+			<< e.what();
+		EXPECT_TRUE(contains(e.hint(), "not the my_shmem device")) << e.hint();
+	}
+	try {
+		d.node_info();
+	} catch (const my_shmem::Error &e) {
+		EXPECT_TRUE(contains(e.what(), "(bound segment), this fd's node")) << e.what();
+	}
+}
+
 // ================================================================ commands against a fake root
 
 TEST(Commands, StatusText)
@@ -1818,11 +2372,26 @@ TEST(Commands, TouchSyncAndSegNeedTheRealDevice)
 		     { "seg", "info", "--key", "5" },
 		     { "seg", "delete", "3" },
 		     { "seg", "attach", "0", "--hold", "0" },
-		     { "sync", "--inval", "-k", "7", "0+1" } }) {
+		     { "sync", "--inval", "-k", "7", "0+1" },
+		     { "msi", "view", "3" },
+		     { "msi", "view", "--key", "5" },
+		     { "msi", "nodes", "3" },
+		     { "dsm", "5", "--pages", "1" },
+		     { "dsm", "5" } }) {
 		res = ctl(r, args);
 		EXPECT_EQ(res.rc, 1) << testing::PrintToString(args) << res.err;
 		EXPECT_TRUE(contains(res.err, dev)) << testing::PrintToString(args) << res.err;
 	}
+
+	// The coherent-segment ioctls, named in the message, with the same hint.
+	res = ctl(r, { "msi", "nodes", "3" });
+	EXPECT_TRUE(contains(res.err, "shmemctl: MY_SHMEM_IOC_NODE_INFO segment 3, first node from 0 on " +
+					      dev + ": " + std::strerror(ENOTTY)))
+		<< res.err;
+	EXPECT_TRUE(contains(res.err, "hint: " + dev + " is not the my_shmem device")) << res.err;
+	res = ctl(r, { "dsm", "5" });
+	EXPECT_TRUE(contains(res.err, "MY_SHMEM_IOC_GET key 5 on " + dev)) << res.err;
+	EXPECT_EQ(res.out, "") << "no prompt before the device answered";
 
 	// seg list and watch need netlink, which a test root never uses.
 	res = ctl(r, { "seg", "list" });
@@ -1857,7 +2426,15 @@ TEST(Commands, UsageErrorsFoundAfterParsing)
 		     { { "sync", "--clean", "4..2" }, "RANGE: the end of '4..2' is not after its start" },
 		     { { "sync", "--clean", "1000B+4K" }, "RANGE: '1000B' is not a multiple" },
 		     { { "sync", "--clean", "0+0" }, "RANGE: the range '0+0' is empty" },
-		     { { "sync", "--clean", "lots" }, "RANGE: 'lots' is neither" } }) {
+		     { { "sync", "--clean", "lots" }, "RANGE: 'lots' is neither" },
+		     { { "msi", "view" }, "which segment?" },
+		     { { "msi", "view", "1", "--key", "2" }, "not both" },
+		     { { "msi", "view", "--key", "zz" }, "'zz' is not a key" },
+		     { { "msi", "nodes" }, "which segment?" },
+		     { { "msi", "nodes", "1", "-k", "1" }, "not both" },
+		     { { "dsm", "0" }, "key 0 is segment 0" },
+		     { { "dsm", "zz" }, "'zz' is not a key" },
+		     { { "dsm", "5", "--perm", "0999" }, "--perm '0999'" } }) {
 		Result res = ctl(r, args);
 
 		EXPECT_EQ(res.rc, 2) << testing::PrintToString(args) << res.err;
@@ -1886,7 +2463,12 @@ TEST(Commands, ModuleNotLoaded)
 		     { "touch", "read", "-n", "1" },
 		     { "sync", "--clean", "0+1" },
 		     { "watch" },
-		     { "watch", "--count", "1" } }) {
+		     { "watch", "--count", "1" },
+		     { "msi", "view", "3" },
+		     { "msi", "view", "--key", "0x2a" },
+		     { "msi", "nodes", "3" },
+		     { "dsm", "0x2a" },
+		     { "dsm", "0x2a", "--pages", "3" } }) {
 		Result res = ctl(r, args);
 
 		EXPECT_EQ(res.rc, 1) << testing::PrintToString(args) << res.err;

@@ -23,6 +23,76 @@ void copy_orders(std::vector<std::uint64_t> &out, const std::uint64_t *in, std::
 	out.assign(in, in + std::min<std::uint32_t>(n, MY_SHMEM_NR_ORDERS));
 }
 
+static_assert(Device::kBound == MY_SHMEM_SEG_INFO_BOUND);
+static_assert(Device::kNodeSelf == MY_SHMEM_NODE_SELF);
+static_assert(static_cast<int>(msi::State::Invalid) == MY_SHMEM_MSI_I &&
+	      static_cast<int>(msi::State::Shared) == MY_SHMEM_MSI_S &&
+	      static_cast<int>(msi::State::Modified) == MY_SHMEM_MSI_M);
+
+std::string seg_text(std::uint32_t seg)
+{
+	return seg == Device::kBound ? std::string("(bound segment)") : "segment " + std::to_string(seg);
+}
+
+std::string node_text(std::uint32_t node)
+{
+	return node == Device::kNodeSelf ? std::string("this fd's node") : "node " + std::to_string(node);
+}
+
+// The hint of a failed MY_SHMEM_IOC_NODE_INFO / MY_SHMEM_IOC_MSI_VIEW.
+Error coherent_error(const std::string &doing, int err, std::uint32_t seg,
+		     std::optional<std::uint32_t> node, const std::string &path)
+{
+	Error e(doing, err);
+	const std::string segment = seg == Device::kBound ? "the fd's segment" : seg_text(seg);
+
+	switch (err) {
+	case EOPNOTSUPP:
+		e.with_hint(segment + " is not coherent (create it with --mode coherent)");
+		break;
+	case ENOENT:
+		if (node && *node != Device::kNodeSelf)
+			e.with_hint(segment + " has no node " + std::to_string(*node) +
+				    ", or there is no such segment (shmemctl msi nodes lists the "
+				    "nodes, shmemctl seg list the segments)");
+		else
+			e.with_hint("no such segment (shmemctl seg list shows them)");
+		break;
+	case EACCES:
+		e.with_hint("reading " + segment + " needs read permission on it (shmemctl seg info "
+			    "shows its perm)");
+		break;
+	case ENOTTY:
+		e.with_hint(path + " is not the my_shmem device, or its module predates coherent "
+			    "segments");
+		break;
+	case EINVAL:
+		e.with_hint("the module refused the request: a module older than this tool?");
+		break;
+	}
+	return e;
+}
+
+NodeInfo to_node_info(const struct my_shmem_node_info &ni)
+{
+	NodeInfo n;
+
+	n.seg = ni.seg;
+	n.node = ni.node;
+	n.nr_nodes = ni.nr_nodes;
+	n.read_faults = ni.read_faults;
+	n.write_faults = ni.write_faults;
+	n.fetches = ni.fetches;
+	n.invals_received = ni.invals_received;
+	n.writebacks = ni.writebacks;
+	n.bytes_moved = ni.bytes_moved;
+	n.cleans = ni.cleans;
+	n.invals = ni.invals;
+	n.pages_s = ni.pages_s;
+	n.pages_m = ni.pages_m;
+	return n;
+}
+
 } // namespace
 
 std::string open_hint(const Paths &paths, int err)
@@ -211,6 +281,110 @@ std::uint32_t Device::sync(const SyncRequest &r) const
 		throw e;
 	}
 	return req.allocs;
+}
+
+NodeInfo Device::node_info(std::uint32_t seg, std::uint32_t node, bool next) const
+{
+	struct my_shmem_node_info ni = {};
+
+	ni.size = sizeof(ni);
+	ni.seg = seg;
+	ni.node = node;
+	ni.flags = next ? MY_SHMEM_NODE_INFO_NEXT : 0;
+	if (ioctl(fd_.get(), MY_SHMEM_IOC_NODE_INFO, &ni) < 0) {
+		int err = errno;
+
+		throw coherent_error("MY_SHMEM_IOC_NODE_INFO " + seg_text(seg) + ", " +
+					     (next ? "first node from " + std::to_string(node) :
+						     node_text(node)) +
+					     " on " + path_,
+				     err, seg, next ? std::nullopt : std::optional(node), path_);
+	}
+	return to_node_info(ni);
+}
+
+std::vector<NodeInfo> Device::nodes(std::uint32_t seg) const
+{
+	std::vector<NodeInfo> v;
+
+	for (std::uint64_t from = 0; from < MY_SHMEM_MAX_NODES;) {
+		try {
+			v.push_back(node_info(seg, static_cast<std::uint32_t>(from), true));
+		} catch (const Error &e) {
+			if (e.err() == ENOENT && !v.empty())
+				break;	// no node at or above @from
+			if (e.err() == ENOENT) {
+				// None at all, or no such segment: ask for the segment alone.
+				try {
+					seg_info(seg);
+				} catch (Error &e2) {
+					if (e2.err() == ENOENT)
+						e2.with_hint("no segment has this id (shmemctl seg list "
+							     "shows them)");
+					throw;
+				}
+				break;
+			}
+			throw;
+		}
+		from = std::uint64_t{ v.back().node } + 1;
+		if (seg == kBound)
+			seg = v.back().seg;	// the same segment, also if rebound meanwhile
+	}
+	return v;
+}
+
+MsiView Device::msi_view(std::uint32_t seg, std::optional<std::uint32_t> node, std::uint64_t first,
+			 std::uint64_t count) const
+{
+	const SegInfo si = seg_info(seg);
+	const std::uint64_t psz = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+	const std::uint64_t pages = si.bytes / psz;
+	const std::uint64_t n = first >= pages ? 0 : std::min(count, pages - first);
+	std::vector<std::uint8_t> states(node ? n : 0);
+	std::vector<std::uint32_t> owners(n), sharers(n);
+	struct my_shmem_msi_view v = {};
+
+	v.size = sizeof(v);
+	v.seg = si.id;
+	v.node = node ? *node : MY_SHMEM_NODE_SELF;
+	v.first = first;
+	v.count = n;
+	v.states = node ? reinterpret_cast<std::uintptr_t>(states.data()) : 0;
+	v.owners = reinterpret_cast<std::uintptr_t>(owners.data());
+	v.sharers = reinterpret_cast<std::uintptr_t>(sharers.data());
+	if (ioctl(fd_.get(), MY_SHMEM_IOC_MSI_VIEW, &v) < 0) {
+		int err = errno;
+
+		throw coherent_error("MY_SHMEM_IOC_MSI_VIEW segment " + std::to_string(si.id) +
+					     (node ? ", " + node_text(*node) : std::string()) +
+					     ", pages " + std::to_string(first) + "+" +
+					     std::to_string(n) + " on " + path_,
+				     err, si.id, node, path_);
+	}
+	MsiView out;
+	const std::uint64_t got = std::min<std::uint64_t>(v.count, n);
+
+	out.seg = v.seg;
+	out.first = first;
+	if (node)
+		out.node = v.node;
+	for (std::uint64_t i = 0; i < got; i++) {
+		if (node) {
+			if (states[i] > MY_SHMEM_MSI_M)
+				throw Error("MY_SHMEM_IOC_MSI_VIEW segment " + std::to_string(si.id) +
+						    ": page " + std::to_string(first + i) +
+						    " has state " + std::to_string(states[i]) +
+						    ", which this tool does not know",
+					    EPROTO)
+					.with_hint("the module is newer than this tool: update shmemctl");
+			out.states.push_back(static_cast<msi::State>(states[i]));
+		}
+		out.directory.push_back({ owners[i] == MY_SHMEM_NODE_NONE ? std::nullopt :
+									    std::optional(owners[i]),
+					  sharers[i] });
+	}
+	return out;
 }
 
 Mapping Device::map(std::size_t len, std::uint64_t offset, bool write, void *at) const

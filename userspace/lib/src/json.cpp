@@ -81,4 +81,51 @@ json to_json(const ModuleInfo &m)
 	return j;
 }
 
+json node_counters(const NodeInfo &n)
+{
+	return json{
+		{ "read_faults", n.read_faults },
+		{ "write_faults", n.write_faults },
+		{ "fetches", n.fetches },
+		{ "invals_received", n.invals_received },
+		{ "writebacks", n.writebacks },
+		{ "bytes_moved", n.bytes_moved },
+		{ "cleans", n.cleans },
+		{ "invals", n.invals },
+		{ "pages_s", n.pages_s },
+		{ "pages_m", n.pages_m },
+	};
+}
+
+json to_json(const NodeInfo &n)
+{
+	return json{ { "segment", n.seg },
+		     { "node", n.node },
+		     { "nr_nodes", n.nr_nodes },
+		     { "counters", node_counters(n) } };
+}
+
+json to_json(const DirEntry &d)
+{
+	return json{ { "owner", d.owner ? json(*d.owner) : json(nullptr) }, { "sharers", d.sharers } };
+}
+
+json to_json(const MsiView &v)
+{
+	json dir = json::array();
+
+	for (std::size_t i = 0; i < v.directory.size(); i++) {
+		json e{ { "page", v.first + i } };
+
+		e.update(to_json(v.directory[i]));
+		dir.push_back(std::move(e));
+	}
+	return json{ { "segment", v.seg },
+		     { "node", v.node ? json(*v.node) : json(nullptr) },
+		     { "first", v.first },
+		     { "pages", v.pages() },
+		     { "states", v.node ? json(msi::letters(v.states)) : json(nullptr) },
+		     { "directory", std::move(dir) } };
+}
+
 } // namespace my_shmem

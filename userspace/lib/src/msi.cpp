@@ -31,6 +31,16 @@ std::optional<State> parse(std::string_view text) noexcept
 	return std::nullopt;
 }
 
+std::string letters(std::span<const State> states)
+{
+	std::string out;
+
+	out.reserve(states.size());
+	for (State s : states)
+		out += letter(s);
+	return out;
+}
+
 std::string format_text(std::span<const PageState> pages, std::string_view label)
 {
 	std::string out;

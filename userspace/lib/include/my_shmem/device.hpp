@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "fd.hpp"
 #include "paths.hpp"
@@ -52,6 +54,24 @@ public:
 	Stats stats() const;
 	// MY_SHMEM_IOC_SYNC over the bound segment; returns the runs covered.
 	std::uint32_t sync(const SyncRequest &req) const;
+
+	// Coherent segments (MY_SHMEM_MODE_COHERENT): every fd bound to one is a
+	// node.  kNodeSelf stands for this fd's own node (MY_SHMEM_NODE_SELF).
+	// Reading another segment than the bound one needs read permission on
+	// it; a segment that is not coherent is EOPNOTSUPP, with a hint.
+	static constexpr std::uint32_t kNodeSelf = 0xfffffffeU;
+	// MY_SHMEM_IOC_NODE_INFO: node @node of segment @seg (kBound: the bound
+	// one); with @next the first node whose id is @node or above.
+	NodeInfo node_info(std::uint32_t seg = kBound, std::uint32_t node = kNodeSelf,
+			   bool next = false) const;
+	// Every node of @seg, by id (MY_SHMEM_IOC_NODE_INFO with NEXT, from 0).
+	std::vector<NodeInfo> nodes(std::uint32_t seg = kBound) const;
+	// MY_SHMEM_IOC_MSI_VIEW: the directory of pages [@first, @first + @count)
+	// of @seg (kBound: the bound one) and, when @node is given (kNodeSelf:
+	// this fd's node), that node's state of each page.  @count is cut at
+	// the segment's end (so ~0 means "to the end"); past it the view is empty.
+	MsiView msi_view(std::uint32_t seg, std::optional<std::uint32_t> node, std::uint64_t first,
+			 std::uint64_t count) const;
 
 	// mmap(2) @len bytes at byte @offset, MAP_SHARED; @at: MAP_FIXED_NOREPLACE
 	// at that address (nullptr: anywhere).

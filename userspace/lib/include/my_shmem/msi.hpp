@@ -50,6 +50,9 @@ constexpr std::string_view name(State s) noexcept
 // Accepts the letter or the long name, case-insensitively.
 std::optional<State> parse(std::string_view text) noexcept;
 
+// The letters of @states in order, one per page: "SSIM".
+std::string letters(std::span<const State> states);
+
 struct PageState {
 	std::uint64_t page;
 	State state;

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 // Plain values the module reports: module-wide counters, a segment, a module
-// parameter, an event of the netlink multicast group "events".
+// parameter, an event of the netlink multicast group "events", a node of a
+// coherent segment and the MSI states of its pages.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "msi.hpp"
 
 namespace my_shmem {
 
@@ -76,5 +79,46 @@ struct Event {
 
 // "seg-created", "seg-deleted", "alloc" (the YNL spec's names), or "unknown".
 const char *event_type_name(std::uint32_t type) noexcept;
+
+// One node of a coherent segment: an open file description bound to it
+// (struct my_shmem_node_info).  The counters are the node's since it was bound.
+struct NodeInfo {
+	std::uint32_t seg = 0;
+	std::uint32_t node = 0;
+	std::uint32_t nr_nodes = 0;		// nodes bound to the segment now
+	std::uint64_t read_faults = 0;
+	std::uint64_t write_faults = 0;
+	std::uint64_t fetches = 0;		// pages copied into this node
+	std::uint64_t invals_received = 0;	// copies dropped by another node's write
+	std::uint64_t writebacks = 0;		// pages written back home from this node
+	std::uint64_t bytes_moved = 0;
+	std::uint64_t cleans = 0;		// clean-to-PoC over its copies (as a source)
+	std::uint64_t invals = 0;		// invalidate-to-PoC over its copies (as a destination)
+	std::uint64_t pages_s = 0;		// pages held in S now
+	std::uint64_t pages_m = 0;		// pages held in M now
+
+	std::uint64_t faults() const noexcept { return read_faults + write_faults; }
+};
+
+// One page's directory entry: the node holding it in M, if any, and how many
+// nodes hold it in S.
+struct DirEntry {
+	std::optional<std::uint32_t> owner;
+	std::uint32_t sharers = 0;
+
+	bool operator==(const DirEntry &) const = default;
+};
+
+// MSI states and directory over pages [first, first + directory.size()) of a
+// coherent segment (struct my_shmem_msi_view).
+struct MsiView {
+	std::uint32_t seg = 0;
+	std::optional<std::uint32_t> node;	// whose states are in @states (none: directory only)
+	std::uint64_t first = 0;
+	std::vector<msi::State> states;		// one per page when @node is set, else empty
+	std::vector<DirEntry> directory;	// one per page
+
+	std::uint64_t pages() const noexcept { return directory.size(); }
+};
 
 } // namespace my_shmem
