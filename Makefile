@@ -8,7 +8,7 @@
 #                 under debug kernels (lockdep, KASAN, kmemleak, fault injection), then a
 #                 smoke run of the latency pipeline on both arches (scripts/check --help)
 #   make demo     the thesis' writer and reader over 64 pages, and the module's counters
-#   make bench    first-touch benchmark in the guest (JSON under build/bench/)
+#   make bench    first-touch and MSI benchmarks in the guest (JSON under build/bench/)
 #   make lint     checkpatch --strict and sparse over kmod/
 #   make module   build kmod/ against the running kernel (or KDIR=...) — for a real board
 #   make tools    shmemctl, libmy_shmem and the man page for this machine (build/host/)
