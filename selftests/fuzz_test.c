@@ -178,19 +178,6 @@ static void fuzz_ioctl(int fd, uint32_t *ids, int *nids)
 		ids[(*nids)++] = u.get.id;
 }
 
-/* FNV-1a of "$MY_SHMEM_ARCH-$MY_SHMEM_KERNEL": one sequence per guest kind. */
-static uint64_t default_seed(void)
-{
-	const char *parts[] = { getenv("MY_SHMEM_ARCH"), "-", getenv("MY_SHMEM_KERNEL") };
-	uint64_t h = 0xcbf29ce484222325ULL;
-	unsigned int i;
-
-	for (i = 0; i < 3; i++)
-		for (const char *c = parts[i] ? parts[i] : ""; *c; c++)
-			h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
-	return h;
-}
-
 /* Pages allocated to segment 0 (SEG_INFO of id 0). */
 static long seg0_pages_allocated(void)
 {
@@ -221,7 +208,7 @@ TEST_F_TIMEOUT(fuzz, random_interfaces, 900)
 {
 	const char *seed_env = getenv("MY_SHMEM_FUZZ_SEED");
 	const char *ops_env = getenv("MY_SHMEM_FUZZ_OPS");
-	uint64_t seed = seed_env ? strtoull(seed_env, NULL, 0) : default_seed();
+	uint64_t seed = seed_env ? strtoull(seed_env, NULL, 0) : guest_kind_seed();
 	unsigned long ops = ops_env ? strtoul(ops_env, NULL, 0) : 25000, step;
 	long pages0 = pages_in_use(), segs0 = read_long(STATS_DIR "segments");
 	long seg0_0 = seg0_pages_allocated();

@@ -413,19 +413,6 @@ static double now_sec(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* FNV-1a of "$MY_SHMEM_ARCH-$MY_SHMEM_KERNEL": one sequence per guest kind. */
-static uint64_t msi_default_seed(void)
-{
-	const char *parts[] = { getenv("MY_SHMEM_ARCH"), "-", getenv("MY_SHMEM_KERNEL") };
-	uint64_t h = 0xcbf29ce484222325ULL;
-	unsigned int i;
-
-	for (i = 0; i < 3; i++)
-		for (const char *c = parts[i] ? parts[i] : ""; *c; c++)
-			h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
-	return h;
-}
-
 /*
  * Run the calling thread on the @i-th CPU it may use (modulo their number):
  * threads left to the scheduler may all start on one CPU and run one after
@@ -1049,7 +1036,7 @@ static int rm_run(FIXTURE_DATA(model) *self, const FIXTURE_VARIANT(model) *varia
 
 TEST_F_TIMEOUT(model, random_run, 600)
 {
-	uint64_t seed = env_num("MSI_SEED", msi_default_seed());
+	uint64_t seed = env_num("MSI_SEED", guest_kind_seed());
 	unsigned long ops = env_num("MSI_OPS", variant->ops), step;
 	static const char * const names[] = { "read", "write", "detach", "close", "open" };
 	unsigned long count[5] = { 0 };

@@ -286,6 +286,22 @@ static inline unsigned long prng_below(unsigned long n)
 }
 
 /* Under QEMU TCG (scripts/vm-run sets MY_SHMEM_ACCEL): cache ops are no-ops. */
+/*
+ * Default seed of a seeded test: FNV-1a of "$MY_SHMEM_ARCH-$MY_SHMEM_KERNEL",
+ * so each guest kind runs its own fixed sequence.
+ */
+static inline uint64_t guest_kind_seed(void)
+{
+	const char *parts[] = { getenv("MY_SHMEM_ARCH"), "-", getenv("MY_SHMEM_KERNEL") };
+	uint64_t h = 0xcbf29ce484222325ULL;
+	unsigned int i;
+
+	for (i = 0; i < 3; i++)
+		for (const char *c = parts[i] ? parts[i] : ""; *c; c++)
+			h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
+	return h;
+}
+
 static inline bool under_tcg(void)
 {
 	const char *accel = getenv("MY_SHMEM_ACCEL");

@@ -81,17 +81,23 @@ std::string read_all(int fd)
 	return s;
 }
 
-// In a child: become shmemctl @args (exit 127 if it cannot be run).
-[[noreturn]] void exec_shmemctl(const std::vector<std::string> &args)
+// The argv of shmemctl @args (pointing into @bin and @args).
+std::vector<char *> shmemctl_argv(std::string &bin, const std::vector<std::string> &args)
 {
-	std::vector<char *> argv;
-	std::string bin = shmemctl_bin();
+	std::vector<char *> argv{ bin.data() };
 
-	argv.push_back(bin.data());
 	for (const auto &a : args)
 		argv.push_back(const_cast<char *>(a.c_str()));
 	argv.push_back(nullptr);
-	execv(bin.c_str(), argv.data());
+	return argv;
+}
+
+// In a child: become shmemctl @args (exit 127 if it cannot be run).
+[[noreturn]] void exec_shmemctl(const std::vector<std::string> &args)
+{
+	std::string bin = shmemctl_bin();
+
+	execv(bin.c_str(), shmemctl_argv(bin, args).data());
 	_exit(127);
 }
 
@@ -111,13 +117,9 @@ Result run(const std::vector<std::string> &args, int uid = -1)
 
 	if (uid < 0) {
 		posix_spawn_file_actions_t fa;
-		std::vector<char *> argv;
 		std::string bin = shmemctl_bin();
+		std::vector<char *> argv = shmemctl_argv(bin, args);
 
-		argv.push_back(bin.data());
-		for (const auto &a : args)
-			argv.push_back(const_cast<char *>(a.c_str()));
-		argv.push_back(nullptr);
 		posix_spawn_file_actions_init(&fa);
 		posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 		posix_spawn_file_actions_adddup2(&fa, err[1], 2);
