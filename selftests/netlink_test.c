@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <time.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 
 #include "kselftest_harness.h"
 #include "util.h"
@@ -590,6 +591,17 @@ static int parse_msi(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
+/* The running kernel is @major.@minor or later. */
+static bool kernel_at_least(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		return false;
+	return ma > major || (ma == major && mi >= minor);
+}
+
 static int open_coherent(uint64_t key, unsigned long pages, uint32_t *id, uint32_t *nid)
 {
 	struct my_shmem_get req = {
@@ -667,7 +679,12 @@ TEST_F(nl, msi_dump_and_events)
 	msg = nl_req(&self->nl, MY_SHMEM_CMD_MSI_GET, true);
 	nla_put_u32(msg, MY_SHMEM_A_MSI_SEG_ID, 0);
 	EXPECT_EQ(-EOPNOTSUPP, nl_run(&self->nl, msg, NULL, NULL));
-	EXPECT_STREQ("segment is not coherent", self->nl.extack);
+	/*
+	 * 6.1's netlink core gives a dump's start callback no extended ack
+	 * (6.12's does): there the message may be missing, never wrong.
+	 */
+	if (kernel_at_least(6, 12) || self->nl.extack[0])
+		EXPECT_STREQ("segment is not coherent", self->nl.extack);
 	msg = nl_req(&self->nl, MY_SHMEM_CMD_MSI_GET, true);
 	EXPECT_EQ(-EINVAL, nl_run(&self->nl, msg, NULL, NULL));
 
