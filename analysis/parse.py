@@ -11,10 +11,15 @@ nanoseconds.  See docs/results-format.md for where each file comes from.
                -> parse_log2_hist(lines): {'unit', 'buckets': [(lo, hi, count)]}
                -> parse_log2_hists(lines): {section: hist} for bcc's
                   sectioned histograms ("order = 4" headers)
-  bcc          scripts/bcc/my_shmem_lat --raw sample file
-               -> parse_bcc_raw(lines): ([{'op', 'order', 'size', 'ns', ...}], summary)
+  bcc          scripts/bcc/my_shmem_lat --raw sample file (raw v1 or v2)
+               -> parse_bcc_raw(lines): ([{'op', 'order', 'alloc_size', 'ns',
+                  'function', ...}], summary)
   tracepoint   the module's my_shmem:clean / my_shmem:inval event lines
-               -> parse_samples(lines): [{'op', 'order', 'size', 'backend', 'ns'}]
+               -> parse_samples(lines): [{'op', 'order', 'alloc_size', 'backend', 'ns'}]
+  index.json   an entry of raw/<EXP>/index.json, old ("size") or current
+               -> normalize_entry(exp, entry, meta): (entry, note)
+
+Percentiles are not computed here: analysis/stats.py is the one place.
 """
 import re
 
@@ -194,26 +199,51 @@ def hist_count(hist):
 
 
 # --------------------------------------------------------------------------
-# scripts/bcc/my_shmem_lat --raw FILE ("my_shmem_lat raw v1")
+# scripts/bcc/my_shmem_lat --raw FILE
 #
-#   # my_shmem_lat raw v1
-#   # columns: ts_ns cpu pid op order size_bytes ns
-#   1021503326112 1 312 clean 4 65536 20544
-#   # summary: samples=600 lost=0 calls=600
+#   raw v2 (function = the probed kernel function):
+#     # my_shmem_lat raw v2
+#     # columns: ts_ns cpu pid op order size_bytes ns function
+#     1021503326112 1 312 clean 4 65536 20544 my_shmem_dcache_clean_poc
+#     1021503326900 1 312 clean 4 65536 19200 arch_sync_dma_for_device
+#     # summary: samples=600 lost=0 calls=600
+#   raw v1 (no function column: every sample is of the op's wrapper):
+#     # my_shmem_lat raw v1
+#     1021503326112 1 312 clean 4 65536 20544
 
-BCC_RAW_MAGIC = '# my_shmem_lat raw v1'
+BCC_RAW_MAGIC = {'# my_shmem_lat raw v1': 1, '# my_shmem_lat raw v2': 2}
 _BCC_SUMMARY_RE = re.compile(r'^#\s*summary:\s*(.*)$')
+_FUNCTION_RE = re.compile(r'^[A-Za-z_][\w.]*$')
+
+# The module's wrappers: what a clean / inval sample times unless it names
+# another function (CONTRACT item 2; docs/results-format.md).
+WRAPPER = {'clean': 'my_shmem_dcache_clean_poc', 'inval': 'my_shmem_dcache_inval_poc'}
+
+
+def bcc_raw_version(lines):
+    """1 or 2 for a my_shmem_lat raw file (its first non-blank line), else None."""
+    for line in lines[:5]:
+        v = BCC_RAW_MAGIC.get(line.strip())
+        if v:
+            return v
+    return None
 
 
 def is_bcc_raw(lines):
-    return any(l.strip() == BCC_RAW_MAGIC for l in lines[:5])
+    return bcc_raw_version(lines) is not None
 
 
 def parse_bcc_raw(lines):
-    """(samples, summary) of a my_shmem_lat raw file: samples as
-    [{'op', 'order', 'size', 'ns', 'cpu', 'pid', 'ts'}], summary the
-    "# summary:" line's counts ({'samples', 'lost', 'calls'}) or None when
-    the tool did not exit normally.  ValueError names a malformed line."""
+    """(samples, summary) of a my_shmem_lat raw file (v1 or v2): samples as
+    [{'op', 'order', 'alloc_size', 'ns', 'function', 'cpu', 'pid', 'ts'}]
+    (alloc_size: the call's range, size_bytes; function: v2's column, v1's
+    op wrapper), summary the "# summary:" line's counts ({'samples', 'lost',
+    'calls'}) or None when the tool did not exit normally.  ValueError names
+    a malformed line."""
+    lines = list(lines)
+    version = bcc_raw_version(lines) or 1
+    width = 7 if version == 1 else 8
+    cols = 'ts_ns cpu pid op order size_bytes ns' + (' function' if version == 2 else '')
     out, summary = [], None
     for n, line in enumerate(lines, 1):
         t = line.strip()
@@ -225,15 +255,69 @@ def parse_bcc_raw(lines):
                 summary = {k: int(v) for k, v in _KV_RE.findall(m.group(1))}
             continue
         f = t.split()
-        if len(f) != 7 or f[3] not in ('clean', 'inval'):
-            raise ValueError(f'line {n}: not "ts_ns cpu pid op order size ns": {t}')
+        if len(f) != width or f[3] not in WRAPPER:
+            raise ValueError(f'line {n}: not "{cols}" (raw v{version}): {t}')
         try:
-            ts, cpu, pid, order, size, ns = (int(x) for x in f[:3] + f[4:])
+            ts, cpu, pid, order, size, ns = (int(x) for x in f[:3] + f[4:7])
         except ValueError:
             raise ValueError(f'line {n}: non-integer field: {t}') from None
-        out.append({'op': f[3], 'order': order, 'size': size, 'ns': ns,
+        if version == 2 and not _FUNCTION_RE.match(f[7]):
+            raise ValueError(f'line {n}: "{f[7]}" is not a function name: {t}')
+        out.append({'op': f[3], 'order': order, 'alloc_size': size, 'ns': ns,
+                    'function': f[7] if version == 2 else WRAPPER[f[3]],
                     'cpu': cpu, 'pid': pid, 'ts': ts})
     return out, summary
+
+
+# --------------------------------------------------------------------------
+# index.json entries (docs/results-format.md)
+#
+# Results directories written before issue 12 describe a file's sizes with
+# one field, "size", that meant the allocation run in E2/E3/E5 and the
+# mapping size in E1 (where a separate "mapping_size" may also be present).
+# They are still read: normalize_entry() maps "size" onto alloc_size /
+# mapping_size and says so in a note.
+
+INDEX_FIELDS = ('file', 'instrument', 'op', 'function', 'backend', 'order',
+                'alloc_size', 'mapping_size')
+
+
+def normalize_entry(exp, entry, meta):
+    """(entry, note): the index entry with alloc_size, mapping_size and
+    function as the current format has them.  A current entry is returned
+    unchanged with note None.  An old entry (with "size", without
+    alloc_size) is mapped, note saying how:
+      E1: mapping_size = its mapping_size, else size; alloc_size = one page
+          (meta page_size, else 4096) when the order is known;
+      else: alloc_size = size; mapping_size = meta's "size" (the --size of
+          the run).
+    A missing function becomes the op's wrapper for clean / inval files
+    (null for tlb, which old entries always named).  ValueError when an
+    entry has both "size" and "alloc_size" (mixed formats)."""
+    if 'size' not in entry:
+        if 'alloc_size' not in entry:
+            raise ValueError('index entry has neither "alloc_size" (current format) '
+                             'nor "size" (before issue 12)')
+        return entry, None
+    if 'alloc_size' in entry:
+        raise ValueError('index entry has both "size" (before issue 12) and "alloc_size": '
+                         'mixed formats; regenerate the index with scripts/experiment')
+    e = {k: v for k, v in entry.items() if k != 'size'}
+    size = entry.get('size')
+    page = (meta or {}).get('page_size') or 4096
+    if exp == 'E1':
+        e['mapping_size'] = entry.get('mapping_size', size)
+        e['alloc_size'] = None if entry.get('order') is None else page << int(entry['order'])
+        how = 'mapping_size = size' if 'mapping_size' not in entry else 'size dropped'
+    else:
+        e['alloc_size'] = size
+        e['mapping_size'] = entry.get('mapping_size', (meta or {}).get('size'))
+        how = 'alloc_size = size, mapping_size = meta size'
+    e['function'] = entry.get('function') or None
+    if e['function'] is None and entry.get('op') in WRAPPER \
+            and entry.get('instrument') != 'bcc':
+        e['function'] = WRAPPER[entry['op']]
+    return e, how
 
 
 # --------------------------------------------------------------------------
@@ -253,10 +337,12 @@ _INT_KEYS = ('order', 'size', 'ns', 'mapping_size')
 
 
 def parse_samples(lines, default_op=None):
-    """Samples from key=value lines: [{'op', 'order', 'size', 'backend',
-    'ns', ...}].  The op is the line's op= or its event name (clean: /
-    inval:), else `default_op`.  A line with ns= but a non-integer value
-    raises ValueError naming the line."""
+    """Samples from key=value lines: [{'op', 'order', 'alloc_size',
+    'backend', 'ns', ...}]; the line's size= (the range of the one call,
+    i.e. the allocation run) is returned as alloc_size.  The op is the
+    line's op= or its event name (clean: / inval:), else `default_op`.  A
+    line with ns= but a non-integer value raises ValueError naming the
+    line."""
     out = []
     for n, line in enumerate(lines, 1):
         if line.lstrip().startswith('#'):
@@ -273,6 +359,8 @@ def parse_samples(lines, default_op=None):
                     raise ValueError(f'line {n}: {k}={v} is not an integer') from None
             else:
                 rec[k] = v
+        if 'size' in rec:
+            rec['alloc_size'] = rec.pop('size')
         if 'op' not in rec:
             # A trace line's event name is its op (clean, inval; alloc and
             # fault are kept under their names for the caller to drop).

@@ -5,15 +5,16 @@ Reads RESULTS_DIR/meta.json and RESULTS_DIR/raw/<EXP>/index.json (formats in
 docs/results-format.md), parses every raw file (analysis/parse.py), and
 writes into RESULTS_DIR:
 
-  <EXP>.csv       one row per sample: experiment, instrument, op, order,
-                  size, backend, ns, ns_max, mapping_size (a funclatency call
-                  is known only to its log2 bucket: ns..ns_max; for exact
-                  samples ns_max == ns)
+  <EXP>.csv       one row per sample: experiment, instrument, op, function,
+                  backend, order, alloc_size, mapping_size, ns, ns_max (a
+                  funclatency call is known only to its log2 bucket:
+                  ns..ns_max; for exact samples ns_max == ns)
   summary.json    every meta field, the caveat, percentile tables per
                   experiment / op / instrument, anchor results, problems
   summary.md      the same as Markdown tables, thesis-style (µs), one column
                   group per instrument side by side; E2 also shows the
-                  thesis' own numbers
+                  thesis' own numbers; E6 puts the backends (insn, dma,
+                  kernel) side by side per instrument
   *.png           log-scale latency distributions with 25/50/75th percentile
                   lines; latency against order; E1 latency against mapping size
 
@@ -42,8 +43,10 @@ INSTRUMENT_LABEL = {
     'tracepoint': 'tracepoint (in-module)',
 }
 HIST_INSTRUMENTS = ('funclatency',)
-CSV_FIELDS = ('experiment', 'instrument', 'op', 'order', 'size', 'backend',
-              'ns', 'ns_max', 'mapping_size')
+CSV_FIELDS = ('experiment', 'instrument', 'op', 'function', 'backend', 'order',
+              'alloc_size', 'mapping_size', 'ns', 'ns_max')
+SUMMARY_SCHEMA = 'my_shmem.latency-summary/2'
+WRAPPER = parse.WRAPPER
 
 # DESIGN.md section 6: the thesis' E2 table (µs), QEMU virt 8.2 TCG,
 # Cortex-A76, Linux 6.7, bcc-tools, N = 100 per order.
@@ -58,16 +61,22 @@ THESIS_E2 = {
 THESIS_N = 100
 THESIS_LABEL = 'thesis (QEMU 8.2 TCG, Linux 6.7, bcc)'
 
-TCG_CAVEAT = ('Under QEMU TCG the cache-maintenance instructions (DC CVAC / '
-              'DC CIVAC / DC IVAC, CLFLUSH / CLFLUSHOPT / CLWB) are no-ops on '
-              'memory: these numbers are emulation cost, not cache cost.')
+# The TCG caveat is written once, in docs/tcg-caveat.txt (CONTRACT item 9).
+TCG_CAVEAT_PATH = os.path.join(os.path.dirname(HERE), 'docs', 'tcg-caveat.txt')
 
 EXPERIMENT_TITLE = {
     'E1': 'E1: order-0 allocations, latency by mapping size',
     'E2': 'E2: latency by allocation order',
     'E3': 'E3: invalidate (dcache_inval_poc) by allocation order',
     'E5': 'E5: the `none` backend (wrapper and tracer overhead) by order',
+    'E6': 'E6: what a driver pays (the streaming DMA API, `dma`) against the '
+          'instructions alone (`insn`) and the kernel\'s own (`kernel`), by order',
 }
+# E6: backends in table order, and the kernel function each backend's dma
+# path reaches (CONTRACT item 5), by op.
+E6_BACKENDS = ('insn', 'dma', 'kernel')
+ARCH_SYNC_DMA = {'clean': 'arch_sync_dma_for_device', 'inval': 'arch_sync_dma_for_cpu'}
+COHERENT_DMA_ARCHES = ('x86_64',)
 
 
 class InputError(Exception):
@@ -87,12 +96,23 @@ def read_json(path):
         raise InputError(f'{path}: not JSON: {e}') from None
 
 
+def tcg_caveat(path=TCG_CAVEAT_PATH):
+    """The text of docs/tcg-caveat.txt, stripped."""
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError as e:
+        raise InputError(f'{path}: cannot read the TCG caveat: {e.strerror} '
+                         '(it ships with the repository: run the analysis from a checkout)') from None
+
+
 def caveat_of(meta):
-    """The meta's caveat, or ours when the accelerator is TCG and it has none."""
+    """The meta's caveat, or docs/tcg-caveat.txt when the accelerator is TCG
+    and meta has none (results of a runner that did not record it)."""
     if meta.get('caveat'):
         return meta['caveat']
     if 'TCG' in str(meta.get('accelerator') or '').upper():
-        return TCG_CAVEAT
+        return tcg_caveat()
     return None
 
 
@@ -102,23 +122,21 @@ def _int_or_none(v):
 
 def series_from_entry(exp, entry, lines):
     """Series (dicts) parsed from one raw file's lines, as described by its
-    index entry.  Each series: experiment, instrument, op, order, size,
-    mapping_size, backend and either 'samples' (ns) or 'hist' buckets."""
+    index entry (current format: see parse.normalize_entry).  Each series:
+    experiment, instrument, op, function, order, alloc_size, mapping_size,
+    backend and either 'samples' (ns) or 'hist' buckets."""
     inst = entry.get('instrument')
-    base = {'experiment': exp, 'instrument': inst, 'op': entry.get('op'),
+    op = entry.get('op')
+    base = {'experiment': exp, 'instrument': inst, 'op': op,
+            'function': entry.get('function') or None,
             'order': _int_or_none(entry.get('order')),
-            'size': _int_or_none(entry.get('size')),
+            'alloc_size': _int_or_none(entry.get('alloc_size')),
             'mapping_size': _int_or_none(entry.get('mapping_size')),
             'backend': entry.get('backend')}
-    if exp == 'E1' and base['mapping_size'] is None:
-        # scripts/experiment records E1's mapping size as the entry's size;
-        # the clean size is one page (the samples of bcc / tracepoint say so)
-        base['mapping_size'], base['size'] = base['size'], None
+    if inst in ('ftrace', 'funclatency') and not base['function']:
+        raise ValueError('index entry has no "function"')
     if inst == 'ftrace':
-        fn = entry.get('function')
-        if not fn:
-            raise ValueError('index entry has no "function"')
-        return [dict(base, samples=parse.parse_function_graph(lines, fn))]
+        return [dict(base, samples=parse.parse_function_graph(lines, base['function']))]
     if inst == 'funclatency':
         return [dict(base, hist=parse.parse_log2_hist(lines)['buckets'])]
     if inst in ('bcc', 'tracepoint'):
@@ -132,23 +150,27 @@ def series_from_entry(exp, entry, lines):
         if not recs and inst == 'bcc':
             hists = parse.parse_log2_hists(lines)
             if hists:
-                return [dict(base, order=_section_order(sec, base['order']),
+                return [dict(base, function=base['function'] or WRAPPER.get(op),
+                             order=_section_order(sec, base['order']),
                              hist=h['buckets']) for sec, h in hists.items()]
         groups = {}
         for r in recs:
-            if base['op'] and r.get('op') and r['op'] != base['op']:
+            if op and r.get('op') and r['op'] != op:
                 continue            # e.g. clean events in an inval file
-            key = (r.get('op') or base['op'],
+            rop = r.get('op') or op
+            key = (rop,
+                   r.get('function') or base['function'] or WRAPPER.get(rop),
                    r.get('order', base['order']),
-                   r.get('size', base['size']),
+                   r.get('alloc_size', base['alloc_size']),
                    r.get('mapping_size', base['mapping_size']),
                    r.get('backend', base['backend']))
             groups.setdefault(key, []).append(r['ns'])
         if not groups:
-            return [dict(base, samples=[], lost=lost)]
-        return [dict(base, op=op, order=order, size=size, mapping_size=ms,
-                     backend=be, samples=xs, lost=lost)
-                for (op, order, size, ms, be), xs in groups.items()]
+            return [dict(base, function=base['function'] or WRAPPER.get(op),
+                         samples=[], lost=lost)]
+        return [dict(base, op=o, function=fn, order=order, alloc_size=asz,
+                     mapping_size=ms, backend=be, samples=xs, lost=lost)
+                for (o, fn, order, asz, ms, be), xs in groups.items()]
     raise ValueError(f'unknown instrument "{inst}"')
 
 
@@ -179,9 +201,15 @@ def load_run(results_dir):
         index = read_json(idx_path)
         if not isinstance(index, list):
             raise InputError(f'{idx_path}: not a JSON list')
+        old = None
         for entry in index:
             if not isinstance(entry, dict) or 'file' not in entry:
                 raise InputError(f'{idx_path}: entry without "file": {entry!r}')
+            try:
+                entry, how = parse.normalize_entry(exp, entry, meta)
+            except ValueError as e:
+                raise InputError(f'{idx_path}: {entry["file"]}: {e}') from None
+            old = old or how
             path = os.path.join(results_dir, 'raw', exp, entry['file'])
             try:
                 with open(path, errors='replace') as f:
@@ -201,6 +229,10 @@ def load_run(results_dir):
                     notes.append(f'{exp}/{entry["file"]}: the ring buffer dropped '
                                  f'{s["lost"]} samples (counted by the tool, absent here)')
             series.extend(got)
+        if old:
+            notes.append(f'{exp}/index.json is in the format before issue 12 (one "size" '
+                         f'field): read as {old} (docs/results-format.md, "Older results '
+                         'directories")')
     return meta, merge_series(series), problems, notes
 
 
@@ -208,8 +240,8 @@ def merge_series(series):
     """Series of one configuration recorded in several files, merged."""
     out = {}
     for s in series:
-        key = (s['experiment'], s['instrument'], s['op'], s['order'],
-               s['mapping_size'] if s['experiment'] == 'E1' else None, s['backend'])
+        key = (s['experiment'], s['instrument'], s['op'], s['function'], s['order'],
+               s['mapping_size'], s['backend'])
         if key not in out:
             out[key] = dict(s, files=[s['file']])
             if 'samples' in s:
@@ -265,17 +297,16 @@ def build_summary(meta, series, problems, anchor=None, notes=()):
                                            if s['instrument'] in INSTRUMENTS else 99,
                                            row_key(s) if row_key(s) is not None else -1)):
         st = series_stats(s)
-        row = {'order': s['order'], 'size': s['size'], 'backend': s['backend'],
-               'n': series_count(s)}
-        if s['experiment'] == 'E1':
-            row['mapping_size'] = s['mapping_size']
+        row = {'order': s['order'], 'alloc_size': s['alloc_size'],
+               'mapping_size': s['mapping_size'], 'backend': s['backend'],
+               'function': s['function'], 'n': series_count(s)}
         if st:
             row.update(st)
         (exps.setdefault(s['experiment'], {})
              .setdefault(s['op'] or 'unknown', {})
              .setdefault(s['instrument'], [])
              .append(row))
-    out = {'schema': 'my_shmem.latency-summary/1', 'meta': meta,
+    out = {'schema': SUMMARY_SCHEMA, 'meta': meta,
            'caveat': caveat_of(meta), 'units': 'ns',
            'percentile_methods': {
                'exact': 'linear interpolation between closest ranks (type 7)',
@@ -296,8 +327,7 @@ def csv_rows(series):
     histogram contributes one row per counted call, ns..ns_max its bucket."""
     rows = []
     for s in series:
-        base = {k: s[k] for k in ('experiment', 'instrument', 'op', 'order',
-                                  'size', 'backend', 'mapping_size')}
+        base = {k: s[k] for k in CSV_FIELDS if k not in ('ns', 'ns_max')}
         if 'samples' in s:
             rows.extend(dict(base, ns=x, ns_max=x) for x in s['samples'])
         else:
@@ -371,6 +401,74 @@ def side_by_side(rows_by_inst, key_name, key_fmt, thesis=None):
     return header, rows
 
 
+def _pcts(r):
+    """25p 50p 75p 99p (µs) and N cells of a summary row (or of none)."""
+    if r is None or not r.get('n'):
+        return ['—'] * 4 + [str(r['n']) if r else '0']
+    return [us(r[f'p{p}']) for p in stats.PERCENTILES] + [str(r['n'])]
+
+
+def dma_is_coherent(meta):
+    """True where the streaming DMA API does no cache maintenance (x86_64)."""
+    return str(meta.get('arch') or '') in COHERENT_DMA_ARCHES
+
+
+def e6_markdown(meta, op, by_inst):
+    """E6 lines for one op: what the arch does, then per instrument a table
+    with a row per order, the backends side by side (25p 50p 75p 99p µs, N),
+    the share of the dma median that the instructions (insn) account for,
+    and below each order the dma backend's arch_sync_dma_* row when that
+    function was recorded."""
+    sync = 'dma_sync_single_for_device' if op == 'clean' else 'dma_sync_single_for_cpu'
+    arch_fn = ARCH_SYNC_DMA[op]
+    wrapper = WRAPPER[op]
+    poc = 'dcache_clean_poc' if op == 'clean' else 'dcache_inval_poc'
+    out = []
+    if dma_is_coherent(meta):
+        out += [f"On {meta.get('arch')} DMA is coherent: `{sync}` does no cache "
+                f'maintenance and no `{arch_fn}` exists, so `dma` is the cost of the DMA '
+                'API alone (no instruction runs), not of a cache clean or invalidate; '
+                '`insn` is the cost of the instructions.', '']
+    else:
+        out += [f'`dma`: `{wrapper}` → `{sync}` → `{arch_fn}` → `{poc}`, the path of every '
+                f'driver, on a stock kernel; `insn`: the module\'s own instruction loop; '
+                f'`kernel`: the patched kernel\'s exported `__{poc}`. '
+                f'`insn/dma`: the share of the `dma` median that the instructions account for. '
+                f'Rows `{arch_fn}`: the kernel function alone, inside `dma`.', '']
+    for inst in [i for i in INSTRUMENTS if i in by_inst] + \
+            sorted(i for i in by_inst if i not in INSTRUMENTS):
+        rows = by_inst[inst]
+        backends = [b for b in E6_BACKENDS if any(r['backend'] == b for r in rows)] + \
+            sorted({r['backend'] for r in rows if r['backend'] not in E6_BACKENDS})
+        tag = '~' if inst in HIST_INSTRUMENTS else ''
+        header = ['order']
+        for b in backends:
+            header += [f'{b}{tag} 25p', '50p', '75p', '99p', 'N']
+        header.append(f'insn/dma{tag} 50p')
+
+        def find(be, fn, k):
+            return next((r for r in rows if r['backend'] == be and r['function'] == fn
+                         and r['order'] == k), None)
+        table = []
+        for k in sorted({r['order'] for r in rows if r['order'] is not None}):
+            line = [str(k)]
+            for b in backends:
+                line += _pcts(find(b, wrapper, k))
+            ri, rd = find('insn', wrapper, k), find('dma', wrapper, k)
+            share = ''
+            if ri and rd and ri.get('n') and rd.get('n') and rd['p50'] > 0:
+                share = f"{100 * ri['p50'] / rd['p50']:.0f}%"
+            table.append(line + [share])
+            ra = find('dma', arch_fn, k)
+            if ra is not None:
+                line = [f'{k} `{arch_fn}`']
+                for b in backends:
+                    line += _pcts(ra) if b == 'dma' else [''] * 5
+                table.append(line + [''])
+        out += [f'### {INSTRUMENT_LABEL.get(inst, inst)}', '', md_table(header, table), '']
+    return out
+
+
 def render_markdown(summary, anchor=None, pngs=()):
     meta = summary['meta']
     caveat = summary['caveat']
@@ -402,15 +500,26 @@ def render_markdown(summary, anchor=None, pngs=()):
             out += [heading, '']
             if caveat:
                 out += [f'> {caveat}', '']
-            if exp == 'E1':
-                header, rows = side_by_side(by_inst, 'mapping_size', human_size)
-            else:
-                thesis = THESIS_E2 if (exp == 'E2' and op == 'clean') else None
-                header, rows = side_by_side(by_inst, 'order', str, thesis)
-                if thesis:
-                    out += [f'Thesis reference: {THESIS_LABEL}; Ampere Altra was '
-                            'about 1/10 of these.', '']
-            out += [md_table(header, rows), '']
+            if exp == 'E6' and op in ARCH_SYNC_DMA:
+                out += e6_markdown(meta, op, by_inst)
+                continue
+            groups = sorted({(r['function'] or '', r['backend'] or '')
+                             for rs in by_inst.values() for r in rs})
+            for fn, be in groups:
+                sel = {i: [r for r in rs if (r['function'] or '', r['backend'] or '') == (fn, be)]
+                       for i, rs in by_inst.items()}
+                sel = {i: rs for i, rs in sel.items() if rs}
+                if len(groups) > 1:
+                    out += [f'### `{fn}`, backend `{be}`', '']
+                if exp == 'E1':
+                    header, rows = side_by_side(sel, 'mapping_size', human_size)
+                else:
+                    thesis = THESIS_E2 if (exp == 'E2' and op == 'clean') else None
+                    header, rows = side_by_side(sel, 'order', str, thesis)
+                    if thesis:
+                        out += [f'Thesis reference: {THESIS_LABEL}; Ampere Altra was '
+                                'about 1/10 of these.', '']
+                out += [md_table(header, rows), '']
     if anchor is not None:
         out += ['## Physical anchor: host cache-maintenance microbenchmark', '']
         if anchor.get('cpu_model'):
@@ -502,17 +611,23 @@ def plot_all(results_dir, meta, series, caveat):
     groups = {}
     for s in series:
         if series_count(s):
-            groups.setdefault((s['experiment'], s['op'] or 'unknown'), []).append(s)
-    for (exp, op), ss in sorted(groups.items()):
-        name = f'{exp}-{op}-distributions.png'
-        _plot_distributions(plt, os.path.join(results_dir, name), exp, op, ss, meta, caveat)
-        written.append(name)
-        if exp == 'E1':
-            name = f'{exp}-{op}-vs-size.png'
-        else:
-            name = f'{exp}-{op}-vs-order.png'
-        _plot_vs_key(plt, os.path.join(results_dir, name), exp, op, ss, meta, caveat)
-        written.append(name)
+            groups.setdefault((s['experiment'], s['op'] or 'unknown'), {}) \
+                  .setdefault((s['backend'] or '', s['function'] or ''), []).append(s)
+    for (exp, op), by_conf in sorted(groups.items()):
+        for (be, fn), ss in sorted(by_conf.items()):
+            # one backend and function (E1..E5): E2-clean-...; several (E6):
+            # E6-clean-dma-..., E6-clean-dma-arch_sync_dma_for_device-...
+            stem, label = f'{exp}-{op}', op
+            if len(by_conf) > 1:
+                stem += f'-{be}' + (f'-{fn}' if fn and fn != WRAPPER.get(op) else '')
+                label += f'` backend `{be}' + (f'` `{fn}' if fn and fn != WRAPPER.get(op) else '')
+            name = f'{stem}-distributions.png'
+            _plot_distributions(plt, os.path.join(results_dir, name), exp, label, ss, meta,
+                                caveat)
+            written.append(name)
+            name = f'{stem}-vs-size.png' if exp == 'E1' else f'{stem}-vs-order.png'
+            _plot_vs_key(plt, os.path.join(results_dir, name), exp, label, ss, meta, caveat)
+            written.append(name)
     return written
 
 

@@ -4,12 +4,17 @@
 Prints TAP (`ok N - ...` / `not ok N - ...`, then `1..N`) and exits 1 when a
 check fails, 2 when the directory cannot be read at all.  Checks:
 
+  0. every JSON file (meta.json, raw/<EXP>/index.json, summary.json,
+     anchor.json) matches docs/results.schema.json (analysis/schema.py;
+     needs python3-jsonschema).
   1. meta.json and every raw/<EXP>/index.json parse; meta has the fields
      every summary must state.
   2. every raw file parses with its instrument's parser.
   3. every (experiment, instrument) has samples, for every instrument in
      EXPECTED_INSTRUMENTS (or meta["instruments"] when the runner lists
-     them), and every instrument covers every order the experiment has.
+     them), and every instrument covers every order the experiment has;
+     E6: both insn and dma are there, and every instrument has samples and
+     every order for each backend.
   4. the derived files, when report.py has written them, parse: summary.json
      is JSON with the experiments, <EXP>.csv has one row per sample.
   5. for orders >= AGREE_MIN_ORDER of every experiment and op (except the
@@ -35,6 +40,14 @@ check fails, 2 when the directory cannot be read at all.  Checks:
      factor once each instrument's own per-call overhead -- its median with
      the `none` backend (E5) at the same order in the same run -- is taken
      off both medians.
+  6. E6, aarch64: for every instrument, op and order >= AGREE_MIN_ORDER, the
+     `dma` and `insn` medians of the wrapper agree within the same factor
+     AGREE_RATIO (pair_ratio, histogram buckets as in 5).  Both run the same
+     cache maintenance (dcache_clean_poc / dcache_inval_poc against the
+     module's own loop); the DMA API adds a call chain, which is small
+     against the instructions from order 4 up.  On x86_64 DMA is coherent:
+     `dma` times the DMA API alone, so no agreement is expected; the ratio is
+     reported as a note (an ok line), not checked.
 """
 import csv
 import json
@@ -45,12 +58,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 import report  # noqa: E402
+import schema  # noqa: E402
 
 EXPECTED_INSTRUMENTS = ('ftrace', 'funclatency', 'bcc', 'tracepoint')
 META_FIELDS = ('kernel', 'arch', 'cpu_model', 'accelerator', 'qemu_version',
                'backend', 'n', 'tools')
 AGREE_MIN_ORDER = 4
 AGREE_RATIO = 3.0
+# E6: the backends every E6 run has (kernel only on a patched kernel), and
+# the arches whose dma and insn medians must agree (DMA not coherent).
+E6_REQUIRED_BACKENDS = ('insn', 'dma')
+E6_AGREE_ARCHES = ('aarch64',)
 
 
 def median_of(s):
@@ -114,9 +132,14 @@ def overheads(series):
     return out
 
 
+def _is_wrapper(s):
+    return s['function'] in (None, report.WRAPPER.get(s['op']))
+
+
 def agreement(series, min_order=AGREE_MIN_ORDER, ratio=AGREE_RATIO):
-    """[(label, ok, detail)] for each (experiment, op, order >= min_order)
-    with at least two instruments, excluding backend none and op tlb."""
+    """[(label, ok, detail)] for each (experiment, op, backend, function,
+    order >= min_order) with at least two instruments, excluding backend
+    none and op tlb."""
     groups = {}
     for s in series:
         if s['op'] == 'tlb' or s['backend'] == 'none' or s['order'] is None:
@@ -125,10 +148,13 @@ def agreement(series, min_order=AGREE_MIN_ORDER, ratio=AGREE_RATIO):
             continue
         if not report.series_count(s):
             continue
-        groups.setdefault((s['experiment'], s['op'], s['order']), []).append(s)
+        groups.setdefault((s['experiment'], s['op'], s['order'], s['backend'] or '',
+                           s['function'] or ''), []).append(s)
     over = overheads(series)
+    several = {k[:3] for k in groups if list(k[:3]) and
+               sum(1 for g in groups if g[:3] == k[:3]) > 1}
     out = []
-    for (exp, op, order), ss in sorted(groups.items()):
+    for (exp, op, order, be, fn), ss in sorted(groups.items()):
         if len({s['instrument'] for s in ss}) < 2:
             continue
         meds = {s['instrument']: median_of(s) for s in ss}
@@ -153,7 +179,11 @@ def agreement(series, min_order=AGREE_MIN_ORDER, ratio=AGREE_RATIO):
             detail += (f'; net of none-backend overhead ({pair[0]} {oa / 1000:.2f}, '
                        f'{pair[1]} {ob / 1000:.2f}): '
                        f'x{net_ratio(meds[pair[0]], meds[pair[1]], oa, ob):.2f}')
-        label = (f'{exp} {op} order {order}: medians agree within x{ratio:g} '
+        what = f'{exp} {op} order {order}'
+        if (exp, op, order) in several or exp == 'E6':
+            what = f'{exp} {op} {be}' + ('' if fn == report.WRAPPER.get(op) else f' {fn}') \
+                + f' order {order}'
+        label = (f'{what}: medians agree within x{ratio:g} '
                  f'(worst x{worst:.2f}{" " + "/".join(pair) if pair else ""}; µs: {detail})')
         out.append((label, ok, ''))
     return out
@@ -167,6 +197,12 @@ def checks(results_dir):
     except report.InputError as e:
         return [(False, f'meta.json and index.json files parse: {e}')]
     res.append((True, 'meta.json and every index.json parse'))
+    try:
+        bad = schema.check_dir(results_dir)
+        res.append((not bad, 'every JSON file matches docs/results.schema.json'
+                    + (': ' + '; '.join(bad) if bad else '')))
+    except ImportError as e:
+        res.append((False, f'every JSON file matches docs/results.schema.json: {e}'))
     missing = [k for k in META_FIELDS if k not in meta]
     res.append((not missing, 'meta.json states ' + ', '.join(META_FIELDS)
                 + (f' (missing: {", ".join(missing)})' if missing else '')))
@@ -176,24 +212,87 @@ def checks(results_dir):
     exps = meta.get('experiments') or sorted({s['experiment'] for s in series})
     for exp in exps:
         ss = [s for s in series if s['experiment'] == exp]
+        if exp == 'E6':
+            res.extend(_e6_coverage(ss, expected))
+            continue
         for inst in expected:
             n = sum(report.series_count(s) for s in ss if s['instrument'] == inst)
             res.append((n > 0, f'{exp} {inst}: {n} samples'))
-        ops = sorted({s['op'] for s in ss if s['op'] != 'tlb'})
-        for op in ops:
-            key = 'mapping_size' if exp == 'E1' else 'order'
-            have = {}
-            for s in ss:
-                if s['op'] == op and report.series_count(s):
-                    have.setdefault(s['instrument'], set()).add(s[key])
-            allk = set().union(*have.values()) if have else set()
-            gaps = {i: sorted(allk - have.get(i, set())) for i in expected
-                    if allk - have.get(i, set())}
-            res.append((not gaps, f'{exp} {op}: every instrument covers every {key} '
-                        f'{sorted(allk)}' + (f' (missing: {gaps})' if gaps else '')))
+        res.extend(_order_coverage(exp, ss, expected))
     res.extend(_derived_checks(results_dir, series))
     for label, ok, _ in agreement(series):
         res.append((ok, label))
+    res.extend(e6_dma_insn(series, meta))
+    return res
+
+
+def _order_coverage(exp, ss, expected, backend=None):
+    """Every instrument has every order (E1: mapping size) of each op."""
+    res = []
+    for op in sorted({s['op'] for s in ss if s['op'] != 'tlb'}):
+        key = 'mapping_size' if exp == 'E1' else 'order'
+        have = {}
+        for s in ss:
+            if s['op'] == op and _is_wrapper(s) and report.series_count(s):
+                have.setdefault(s['instrument'], set()).add(s[key])
+        allk = set().union(*have.values()) if have else set()
+        gaps = {i: sorted(allk - have.get(i, set())) for i in expected
+                if allk - have.get(i, set())}
+        what = f'{exp} {op}' + (f' {backend}' if backend else '')
+        res.append((not gaps, f'{what}: every instrument covers every {key} '
+                    f'{sorted(allk)}' + (f' (missing: {gaps})' if gaps else '')))
+    return res
+
+
+def _e6_coverage(ss, expected):
+    """E6: insn and dma present; per backend, samples from every instrument
+    and every order."""
+    res = []
+    backends = sorted({s['backend'] for s in ss} | set(E6_REQUIRED_BACKENDS),
+                      key=lambda b: (report.E6_BACKENDS.index(b)
+                                     if b in report.E6_BACKENDS else 99, b))
+    for be in backends:
+        mine = [s for s in ss if s['backend'] == be]
+        for inst in expected:
+            n = sum(report.series_count(s) for s in mine
+                    if s['instrument'] == inst and _is_wrapper(s))
+            res.append((n > 0, f'E6 {be} {inst}: {n} samples'
+                        + (' (E6 always records insn and dma)' if not n and
+                           be in E6_REQUIRED_BACKENDS else '')))
+        res.extend(_order_coverage('E6', mine, expected, be))
+    return res
+
+
+def e6_dma_insn(series, meta, min_order=AGREE_MIN_ORDER, ratio=AGREE_RATIO):
+    """[(ok, label)]: per instrument, op and order >= min_order of E6, the
+    wrapper's dma median against its insn median (pair_ratio).  Required
+    to be within ratio on E6_AGREE_ARCHES; elsewhere (x86_64: coherent DMA,
+    dma is the API cost alone) the ratio is reported and passes."""
+    arch = str(meta.get('arch') or '?')
+    required = arch in E6_AGREE_ARCHES
+    med = {}
+    for s in series:
+        if s['experiment'] != 'E6' or s['op'] == 'tlb' or s['order'] is None \
+                or s['order'] < min_order or not _is_wrapper(s) \
+                or not report.series_count(s):
+            continue
+        med[(s['op'], s['instrument'], s['order'], s['backend'])] = median_of(s)
+    res = []
+    for (op, inst, order, be) in sorted(k for k in med if k[3] == 'dma'):
+        ins = med.get((op, inst, order, 'insn'))
+        if ins is None:
+            continue            # the coverage check reports it
+        dma = med[(op, inst, order, be)]
+        r = pair_ratio(dma, ins)
+        label = (f'E6 {op} {inst} order {order}: dma {dma[0] / 1000:.2f} µs against '
+                 f'insn {ins[0] / 1000:.2f} µs, x{r:.2f}')
+        if required:
+            res.append((r <= ratio, label + f' (must agree within x{ratio:g} on {arch})'))
+        else:
+            why = ('DMA is coherent there: dma is the DMA API alone'
+                   if arch in report.COHERENT_DMA_ARCHES else
+                   f'not checked on {arch}')
+            res.append((True, label + f' (note: {arch}, {why}; no agreement expected)'))
     return res
 
 

@@ -125,7 +125,7 @@ class SampleLineTest(unittest.TestCase):
         ]
         got = parse.parse_samples(text)
         self.assertEqual(3, len(got))
-        self.assertEqual({'op': 'clean', 'size': 65536, 'order': 4, 'backend': 'insn',
+        self.assertEqual({'op': 'clean', 'alloc_size': 65536, 'order': 4, 'backend': 'insn',
                           'ns': 20544}, got[0])
         self.assertEqual(('inval', 310), (got[1]['op'], got[1]['ns']))
         self.assertEqual('alloc', got[2]['op'])     # not a clean / inval event
@@ -146,10 +146,39 @@ class SampleLineTest(unittest.TestCase):
                 '1021503400000 0 312 inval 0 4096 977',
                 '# summary: samples=2 lost=3 calls=5']
         self.assertTrue(parse.is_bcc_raw(text))
+        self.assertEqual(1, parse.bcc_raw_version(text))
         got, summ = parse.parse_bcc_raw(text)
-        self.assertEqual([('clean', 4, 65536, 20544), ('inval', 0, 4096, 977)],
-                         [(r['op'], r['order'], r['size'], r['ns']) for r in got])
+        # v1 has no function column: each sample is of its op's wrapper
+        self.assertEqual([('clean', 4, 65536, 20544, 'my_shmem_dcache_clean_poc'),
+                          ('inval', 0, 4096, 977, 'my_shmem_dcache_inval_poc')],
+                         [(r['op'], r['order'], r['alloc_size'], r['ns'], r['function'])
+                          for r in got])
         self.assertEqual({'samples': 2, 'lost': 3, 'calls': 5}, summ)
+
+    def test_bcc_raw_v2(self):
+        text = ['# my_shmem_lat raw v2',
+                '# columns: ts_ns cpu pid op order size_bytes ns function',
+                '1021503326112 1 312 clean 4 65536 20544 my_shmem_dcache_clean_poc',
+                '1021503326900 1 312 clean 4 65536 19200 arch_sync_dma_for_device',
+                '1021503400000 0 312 inval 6 262144 977 arch_sync_dma_for_cpu',
+                '# summary: samples=3 lost=0 calls=3']
+        self.assertEqual(2, parse.bcc_raw_version(text))
+        got, summ = parse.parse_bcc_raw(text)
+        self.assertEqual([('clean', 4, 65536, 20544, 'my_shmem_dcache_clean_poc'),
+                          ('clean', 4, 65536, 19200, 'arch_sync_dma_for_device'),
+                          ('inval', 6, 262144, 977, 'arch_sync_dma_for_cpu')],
+                         [(r['op'], r['order'], r['alloc_size'], r['ns'], r['function'])
+                          for r in got])
+        self.assertEqual({'samples': 3, 'lost': 0, 'calls': 3}, summ)
+
+    def test_bcc_raw_v2_needs_the_function_column(self):
+        # a v1 line in a v2 file, and a v2 line in a v1 file, are both errors
+        with self.assertRaisesRegex(ValueError, r'line 2: not "ts_ns .* ns function" \(raw v2\)'):
+            parse.parse_bcc_raw(['# my_shmem_lat raw v2', '1 0 9 clean 0 4096 5'])
+        with self.assertRaisesRegex(ValueError, r'line 2: .*\(raw v1\)'):
+            parse.parse_bcc_raw(['# my_shmem_lat raw v1', '1 0 9 clean 0 4096 5 f'])
+        with self.assertRaisesRegex(ValueError, 'line 2: "0x1" is not a function name'):
+            parse.parse_bcc_raw(['# my_shmem_lat raw v2', '1 0 9 clean 0 4096 5 0x1'])
 
     def test_bcc_raw_without_summary_and_malformed(self):
         got, summ = parse.parse_bcc_raw(['# my_shmem_lat raw v1', '1 0 9 clean 0 4096 5'])
@@ -157,6 +186,45 @@ class SampleLineTest(unittest.TestCase):
         self.assertEqual(5, got[0]['ns'])
         with self.assertRaisesRegex(ValueError, 'line 2'):
             parse.parse_bcc_raw(['# my_shmem_lat raw v1', '1 0 9 clean 0 4096'])
+
+
+class IndexEntryTest(unittest.TestCase):
+    META = {'page_size': 4096, 'size': 4194304}
+
+    def test_current_entry_unchanged(self):
+        e = {'file': 'f', 'instrument': 'ftrace', 'op': 'clean', 'function': 'f',
+             'backend': 'dma', 'order': 4, 'alloc_size': 65536, 'mapping_size': 4194304}
+        self.assertEqual((e, None), parse.normalize_entry('E6', e, self.META))
+
+    def test_old_e2_entry(self):
+        e = {'file': 'tracepoint-clean.txt', 'instrument': 'tracepoint', 'op': 'clean',
+             'order': 4, 'size': 65536, 'backend': 'insn', 'function': ''}
+        got, how = parse.normalize_entry('E2', e, self.META)
+        self.assertEqual((65536, 4194304, 'my_shmem_dcache_clean_poc'),
+                         (got['alloc_size'], got['mapping_size'], got['function']))
+        self.assertNotIn('size', got)
+        self.assertIn('alloc_size = size', how)
+
+    def test_old_e1_entry(self):
+        # the old runner wrote E1's mapping size as "size"
+        e = {'file': 'ftrace-clean-size-64K.txt', 'instrument': 'ftrace', 'op': 'clean',
+             'order': 0, 'size': 65536, 'backend': 'insn',
+             'function': 'my_shmem_dcache_clean_poc'}
+        got, how = parse.normalize_entry('E1', e, self.META)
+        self.assertEqual((4096, 65536), (got['alloc_size'], got['mapping_size']))
+        self.assertIn('mapping_size = size', how)
+
+    def test_old_bcc_entry_keeps_function_null(self):
+        e = {'file': 'bcc-clean.txt', 'instrument': 'bcc', 'op': 'clean', 'order': None,
+             'size': None, 'backend': 'insn', 'function': ''}
+        got, _ = parse.normalize_entry('E2', e, self.META)
+        self.assertEqual((None, None), (got['function'], got['alloc_size']))
+
+    def test_mixed_and_empty_entries_are_refused(self):
+        with self.assertRaisesRegex(ValueError, 'mixed formats'):
+            parse.normalize_entry('E2', {'size': 1, 'alloc_size': 1}, self.META)
+        with self.assertRaisesRegex(ValueError, 'neither "alloc_size"'):
+            parse.normalize_entry('E2', {'file': 'x'}, self.META)
 
 
 if __name__ == '__main__':

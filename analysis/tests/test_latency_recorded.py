@@ -45,9 +45,18 @@ class RecordedTest(unittest.TestCase):
         for s in samples:
             by_order[s['order']] = by_order.get(s['order'], 0) + 1
         self.assertEqual(CALLS, by_order)
-        self.assertEqual(('clean', 0, 4096, 203664),
-                         (samples[0]['op'], samples[0]['order'], samples[0]['size'],
-                          samples[0]['ns']))
+        self.assertEqual(('clean', 0, 4096, 203664, 'my_shmem_dcache_clean_poc'),
+                         (samples[0]['op'], samples[0]['order'], samples[0]['alloc_size'],
+                          samples[0]['ns'], samples[0]['function']))
+
+    def test_bcc_raw_v2_copy(self):
+        # bcc-clean-v2.txt: bcc-clean.txt with the raw v2 header and function
+        # column (all the op's wrapper, which is what v1 means): same samples.
+        v1, s1 = parse.parse_bcc_raw(lines('bcc-clean.txt'))
+        v2, s2 = parse.parse_bcc_raw(lines('bcc-clean-v2.txt'))
+        self.assertEqual(2, parse.bcc_raw_version(lines('bcc-clean-v2.txt')))
+        self.assertEqual(s1, s2)
+        self.assertEqual(v1, v2)
 
     def test_tracepoint(self):
         samples = parse.parse_samples(lines('tracepoint-clean.txt'))
@@ -56,7 +65,7 @@ class RecordedTest(unittest.TestCase):
             by_order[s['order']] = by_order.get(s['order'], 0) + 1
         self.assertEqual(CALLS, by_order)
         self.assertEqual((4096, 'insn', 2592),
-                         (samples[0]['size'], samples[0]['backend'], samples[0]['ns']))
+                         (samples[0]['alloc_size'], samples[0]['backend'], samples[0]['ns']))
 
 
 if __name__ == '__main__':

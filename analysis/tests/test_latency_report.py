@@ -97,12 +97,19 @@ class ReportTest(unittest.TestCase):
         self.assertEqual({('16384', '32767')}, {(r['ns'], r['ns_max']) for r in fl})
         bcc = [r for r in rows if r['instrument'] == 'bcc' and r['order'] == '6']
         self.assertEqual(['79500', '83500', '87500', '91500'], [r['ns'] for r in bcc])
-        self.assertEqual({'262144'}, {r['size'] for r in bcc})
+        self.assertEqual({'262144'}, {r['alloc_size'] for r in bcc})
+        self.assertEqual({'4194304'}, {r['mapping_size'] for r in bcc})
+        self.assertEqual({'my_shmem_dcache_clean_poc'}, {r['function'] for r in bcc})
+        self.assertNotIn('size', rows[0])
 
     def test_markdown(self):
         md = self.md
         self.assertIn('aarch64, kernel 6.1.0-56-arm64, backend insn', md.splitlines()[0])
-        self.assertIn('emulation cost, not cache cost', md)
+        # meta.caveat is null but the accelerator is TCG: docs/tcg-caveat.txt
+        with open(report.TCG_CAVEAT_PATH) as f:
+            caveat = f.read().strip()
+        self.assertIn(f'> **{caveat}**', md)
+        self.assertIn(f'> {caveat}\n\n| order | ftrace 25p', md)
         for field in ('cpu_model', 'accelerator', 'qemu_version', 'tool: trace-cmd',
                       'tool: funclatency', 'tool: bcc', 'n'):
             self.assertIn(f'| {field} |', md)
@@ -118,7 +125,13 @@ class ReportTest(unittest.TestCase):
         with open(os.path.join(self.path, 'summary.json')) as f:
             s = json.load(f)
         self.assertEqual('6.1.0-56-arm64', s['meta']['kernel'])
-        self.assertIn('emulation cost', s['caveat'])
+        self.assertEqual(report.tcg_caveat(), s['caveat'])
+        self.assertEqual('my_shmem.latency-summary/2', s['schema'])
+        row = next(r for r in s['experiments']['E2']['clean']['bcc'] if r['order'] == 6)
+        self.assertEqual((262144, 4194304, 'my_shmem_dcache_clean_poc', 'insn'),
+                         (row['alloc_size'], row['mapping_size'], row['function'],
+                          row['backend']))
+        self.assertNotIn('size', row)
         self.assertEqual(21.12, s['thesis_e2_us']['4']['p50'])
         self.assertEqual(2, len(s['anchor']['results']))
         self.assertEqual([], s['problems'])
@@ -164,18 +177,19 @@ class SmokeCheckTest(unittest.TestCase):
             quiet(report.main, [p, '--no-plots'])
             rc, out, _ = quiet(smoke_check.main, [p])
             self.assertEqual(0, rc, out)
-            self.assertIn('ok 4 - E2 ftrace: 12 samples', out)
+            self.assertIn('ok 2 - every JSON file matches docs/results.schema.json\n', out)
+            self.assertIn('ok 5 - E2 ftrace: 12 samples', out)
             self.assertRegex(out, r'ok \d+ - E2\.csv parses: 36 rows, 36 samples')
             self.assertRegex(out, r'ok \d+ - E2 clean order 4: medians agree within x3 '
                                   r'\(worst x1\.05 ftrace/tracepoint')
-            self.assertTrue(out.rstrip().endswith('1..13'), out)
+            self.assertTrue(out.rstrip().endswith('1..14'), out)
 
     def test_missing_instrument_fails(self):
         with RunDir() as p:
             RunDir.edit_index(p, 'E2', lambda idx: [e for e in idx if e['instrument'] != 'bcc'])
             rc, out, _ = quiet(smoke_check.main, [p])
             self.assertEqual(1, rc)
-            self.assertIn('not ok 6 - E2 bcc: 0 samples', out)
+            self.assertIn('not ok 7 - E2 bcc: 0 samples', out)
 
     def test_missing_order_fails(self):
         with RunDir() as p:
