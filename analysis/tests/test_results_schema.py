@@ -154,6 +154,30 @@ class RejectTest(unittest.TestCase):
             schema.validate('raw', {})
 
 
+class DocumentedTest(unittest.TestCase):
+    """Every field the schema defines is named in docs/results-format.md."""
+
+    def test_every_property_is_documented(self):
+        with open(os.path.join(os.path.dirname(schema.SCHEMA_PATH), 'results-format.md')) as f:
+            doc = f.read()
+        defs = schema.load_schema()['$defs']
+        missing = []
+
+        def walk(where, node):
+            if isinstance(node, dict):
+                for name in node.get('properties', {}):
+                    if f'`{name}`' not in doc and f'"{name}"' not in doc:
+                        missing.append(f'{where}.{name}')
+                for k, v in node.items():
+                    walk(where, v)
+            elif isinstance(node, list):
+                for v in node:
+                    walk(where, v)
+        for name, d in defs.items():
+            walk(name, d)
+        self.assertEqual([], missing)
+
+
 @unittest.skipIf(NO_JSONSCHEMA, NO_JSONSCHEMA)
 class DirectoryTest(unittest.TestCase):
     def test_cli_lists_every_problem(self):
