@@ -482,6 +482,10 @@ def render_markdown(summary, anchor=None, pngs=()):
         if k == 'tools' and isinstance(v, dict):
             for tk, tv in v.items():
                 out.append(f'| tool: {tk} | {_md_cell(tv)} |')
+        elif k == 'cpu' and isinstance(v, dict):
+            # lscpu's whole list stays in summary.json
+            for ck in ('architecture', 'vendor', 'model_name'):
+                out.append(f'| cpu: {ck} | {_md_cell(v.get(ck))} |')
         else:
             out.append(f'| {k} | {_md_cell(v)} |')
     out += ['', 'Percentiles in µs. Exact samples: linear interpolation between '
@@ -617,16 +621,17 @@ def plot_all(results_dir, meta, series, caveat):
         for (be, fn), ss in sorted(by_conf.items()):
             # one backend and function (E1..E5): E2-clean-...; several (E6):
             # E6-clean-dma-..., E6-clean-dma-arch_sync_dma_for_device-...
-            stem, label = f'{exp}-{op}', op
+            stem, label, m = f'{exp}-{op}', op, meta
             if len(by_conf) > 1:
+                m = dict(meta, backend=be)          # the subtitle names this one
                 stem += f'-{be}' + (f'-{fn}' if fn and fn != WRAPPER.get(op) else '')
                 label += f'` backend `{be}' + (f'` `{fn}' if fn and fn != WRAPPER.get(op) else '')
             name = f'{stem}-distributions.png'
-            _plot_distributions(plt, os.path.join(results_dir, name), exp, label, ss, meta,
+            _plot_distributions(plt, os.path.join(results_dir, name), exp, label, ss, m,
                                 caveat)
             written.append(name)
             name = f'{stem}-vs-size.png' if exp == 'E1' else f'{stem}-vs-order.png'
-            _plot_vs_key(plt, os.path.join(results_dir, name), exp, label, ss, meta, caveat)
+            _plot_vs_key(plt, os.path.join(results_dir, name), exp, label, ss, m, caveat)
             written.append(name)
     return written
 

@@ -111,8 +111,10 @@ class ReportTest(unittest.TestCase):
         self.assertIn(f'> **{caveat}**', md)
         self.assertIn(f'> {caveat}\n\n| order | ftrace 25p', md)
         for field in ('cpu_model', 'accelerator', 'qemu_version', 'tool: trace-cmd',
-                      'tool: funclatency', 'tool: bcc', 'n'):
+                      'tool: funclatency', 'tool: bcc', 'n', 'memory'):
             self.assertIn(f'| {field} |', md)
+        self.assertIn('| cpu: model_name | Cortex-A76 |', md)
+        self.assertNotIn('Vendor ID:', md)          # lscpu's list: summary.json only
         row4 = next(l for l in md.splitlines() if l.startswith('| 4 ') and '19.22' in l)
         cells = [c.strip() for c in row4.strip('|').split('|')]
         self.assertEqual(['4', '21.50', '23.00', '24.50', '25.94', '4',      # ftrace
