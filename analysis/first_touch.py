@@ -8,6 +8,12 @@ Input records (one JSON object per line):
    "alloc_ns": total in-kernel allocate+zero ns (shmem only),
    "alloc_pages": pages allocated in that run (shmem only)}
 
+"# meta k=v" lines carry the guest's context; mem_prealloc=1|0 (the
+MY_SHMEM_MEM_PREALLOC scripts/vm-run gives the guest) becomes the report's
+"memory": {"prealloc", "how"}. A guest whose RAM QEMU backs lazily pays a
+host page fault and zeroing at the first touch of each guest-physical page:
+its first-touch figures are then not the guest's, and the report says so.
+
 Figures derived, each a ratio of two numbers from the same run:
   size_scaling   ns/page at the largest size / ns/page at the smallest
                  (target <= 1.3: cost per page does not grow with the mapping)
@@ -26,6 +32,30 @@ import sys
 SIZE_SCALING_MAX = 1.3
 FLOOR_RATIO_MAX = 1.3
 FLOOR_MIN_ORDER = 4
+
+
+def memory_state(value):
+    """The guest's memory state from MY_SHMEM_MEM_PREALLOC (scripts/vm-run):
+    "1" preallocated, "0" backed lazily by QEMU, None or "" bare metal."""
+    if value in (None, ''):
+        return {'prealloc': None, 'how': 'bare metal: host RAM, no lazy backing'}
+    if value == '1':
+        return {'prealloc': True, 'how': 'qemu -mem-prealloc'}
+    if value == '0':
+        return {'prealloc': False,
+                'how': 'qemu: guest RAM backed lazily (a host page fault and zeroing at the '
+                       'first touch of each guest page)'}
+    raise ValueError(f'mem_prealloc must be 1, 0 or empty, not {value!r}')
+
+
+def parse_meta(lines):
+    """k=v pairs of the '# meta k=v' lines scripts/bench-guest prints."""
+    meta = {}
+    for line in lines:
+        if line.startswith('# meta ') and '=' in line:
+            k, v = line[len('# meta '):].strip().split('=', 1)
+            meta[k] = v
+    return meta
 
 
 def parse_records(lines):
@@ -122,6 +152,11 @@ def render_markdown(result, meta):
     out = ['# my_shmem first-touch benchmark', '']
     for k, v in meta.items():
         out.append(f'- {k}: {v}')
+    mem = result.get('memory')
+    if mem and mem['prealloc'] is False:
+        out += ['', '**Guest RAM backed lazily by QEMU: each first touch of a guest page '
+                'includes a host page fault and zeroing, so these figures are not the '
+                "guest's (scripts/vm-run --mem-prealloc).**"]
     out += ['', '| order | mode | size | ns/page | memfd ns/page | memfd/my_shmem '
             '| alloc+zero ns/page | first touch / alloc+zero | second touch ns/page '
             '| (first - second) / alloc+zero |',
@@ -151,10 +186,14 @@ def main(argv=None):
     ap.add_argument('--json', metavar='FILE', help='write the result as JSON')
     ap.add_argument('--markdown', metavar='FILE', help='write the report as Markdown')
     args = ap.parse_args(argv)
-    meta = dict(m.split('=', 1) for m in args.meta)
     with open(args.raw) as f:
-        result = analyse(parse_records(f))
+        lines = f.readlines()
+    meta = parse_meta(lines)
+    meta.update(m.split('=', 1) for m in args.meta)
+    result = analyse(parse_records(lines))
     result['meta'] = meta
+    if 'mem_prealloc' in meta:
+        result['memory'] = memory_state(meta['mem_prealloc'])
     md = render_markdown(result, meta)
     if args.json:
         with open(args.json, 'w') as f:

@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """Unit tests of analysis/first_touch.py on a recorded run (aarch64, Debian
 6.1, QEMU TCG, recorded by scripts/bench-guest) and on small hand-made inputs."""
+import io
+import json
 import os
 import sys
+import tempfile
 import unittest
+from contextlib import redirect_stdout
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -101,6 +105,45 @@ class VerdictTest(unittest.TestCase):
         self.assertEqual('missed (1 of 2)', res['targets']['floor_within_1.3_at_order_ge_4'])
         md = ft.render_markdown(res, {'arch': 'test'})
         self.assertIn('| 4 | byte | 1 MiB | 50 | 100 | 2.00 | 40 | 1.25 | 5 | 1.12 |', md)
+
+
+class MemoryTest(unittest.TestCase):
+    def test_states(self):
+        self.assertEqual({'prealloc': True, 'how': 'qemu -mem-prealloc'}, ft.memory_state('1'))
+        self.assertIs(False, ft.memory_state('0')['prealloc'])
+        self.assertIn('lazily', ft.memory_state('0')['how'])
+        self.assertEqual({'prealloc': None, 'how': 'bare metal: host RAM, no lazy backing'},
+                         ft.memory_state(None))
+        with self.assertRaisesRegex(ValueError, 'must be 1, 0 or empty'):
+            ft.memory_state('on')
+
+    def test_meta_lines(self):
+        self.assertEqual({'kernel': 'x', 'mem_prealloc': '1'},
+                         ft.parse_meta(['# meta kernel=x\n', '# meta mem_prealloc=1\n',
+                                        rec_line() + '\n', '# other\n']))
+
+    def run_main(self, prealloc):
+        with tempfile.TemporaryDirectory() as d:
+            raw = os.path.join(d, 'raw.jsonl')
+            with open(raw, 'w') as f:
+                f.write(f'# meta mem_prealloc={prealloc}\n' + rec_line() + '\n' +
+                        json.dumps(rec('shmem', 'byte', 4096, 50.0, 0)) + '\n')
+            out = os.path.join(d, 'r.json')
+            with redirect_stdout(io.StringIO()) as md:
+                self.assertEqual(0, ft.main([raw, '--meta', 'arch=test', '--json', out]))
+            with open(out) as f:
+                return json.load(f), md.getvalue()
+
+    def test_report_records_the_memory_state(self):
+        res, md = self.run_main(1)
+        self.assertEqual({'prealloc': True, 'how': 'qemu -mem-prealloc'}, res['memory'])
+        self.assertEqual({'mem_prealloc': '1', 'arch': 'test'}, res['meta'])
+        self.assertNotIn('backed lazily', md)
+
+    def test_lazy_guest_memory_is_flagged(self):
+        res, md = self.run_main(0)
+        self.assertIs(False, res['memory']['prealloc'])
+        self.assertIn('Guest RAM backed lazily by QEMU', md)
 
 
 if __name__ == '__main__':
