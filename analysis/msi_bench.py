@@ -3,7 +3,15 @@
 
 Input: the JSON lines scripts/bench-msi-guest prints, one document per
 system ("my_shmem": the in-kernel protocol, "s2dsm": userfaultfd + TCP on
-loopback), both "schema": "my_shmem.msi-bench/1", measured in the same boot.
+loopback), both "schema": "my_shmem.msi-bench/2", measured in the same boot.
+Latencies arrive as raw samples ({"unit": "ns", "n", "samples_ns": [...]});
+the percentiles (p25/p50/p75/p99, type 7 linear) are computed here through
+analysis/stats.py, the project's one definition, and reported in µs.
+Documents of schema /1 (percentiles computed by the benchmarks themselves)
+are refused: record again with scripts/bench --only msi.
+"# meta k=v" lines (scripts/bench-msi-guest prints the guest's memory
+state that way) join the report's meta; mem_prealloc=1|0 becomes
+"memory": {"prealloc", "how"}.
 
 Output (pure functions over the recorded documents):
   - the in-kernel write ping-pong against s2dsm's (round trips per second,
@@ -21,9 +29,17 @@ usage: analysis/msi_bench.py RAW.jsonl [--meta k=v]... [--json OUT] [--markdown 
 """
 import argparse
 import json
+import os
 import sys
 
-SCHEMA = "my_shmem.msi-bench/1"
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+import stats  # noqa: E402
+from first_touch import memory_state  # noqa: E402  (one wording of the memory state)
+
+SCHEMA = "my_shmem.msi-bench/2"
+OLD_SCHEMA = "my_shmem.msi-bench/1"
 ROUND_TRIP_TARGET = 10.0
 # Per-sharer invalidation cost at the largest N may exceed the smallest N's
 # by this factor and still count as linear (noise of a TCG guest).
@@ -38,10 +54,36 @@ def load(lines):
         if not line.startswith("{"):
             continue
         doc = json.loads(line)
+        if doc.get("schema") == OLD_SCHEMA:
+            raise ValueError("%s document (%s): percentiles computed by the benchmark, no raw "
+                             "samples; record it again with scripts/bench --only msi"
+                             % (OLD_SCHEMA, doc.get("system")))
         if doc.get("schema") != SCHEMA:
             raise ValueError("not an MSI benchmark document: schema %r" % doc.get("schema"))
         docs[doc["system"]] = doc
     return docs
+
+
+def load_meta(lines):
+    """k=v pairs of the '# meta k=v' lines (the guest's context)."""
+    meta = {}
+    for line in lines:
+        if line.startswith("# meta ") and "=" in line:
+            k, v = line[len("# meta "):].strip().split("=", 1)
+            meta[k] = v
+    return meta
+
+
+def latency(block):
+    """µs summary (n, p25, p50, p75, p99, mean, min, max) of a raw-sample block."""
+    xs = block.get("samples_ns")
+    if not xs:
+        raise ValueError("latency block without samples_ns: %r" % sorted(block))
+    if block.get("n", len(xs)) != len(xs):
+        raise ValueError("latency block says n=%s but holds %d samples" % (block["n"], len(xs)))
+    s = stats.summarize([x / 1000.0 for x in xs])
+    s["unit"] = "us"
+    return s
 
 
 def fit_line(xs, ys):
@@ -61,7 +103,7 @@ def invalidation(scaling):
     """Write-invalidate p50 against sharers invalidated, per node count."""
     rows = sorted(scaling, key=lambda s: s["nodes"])
     sharers = [r["nodes"] - 1 for r in rows]
-    p50 = [r["write_invalidate"]["p50"] for r in rows]
+    p50 = [latency(r["write_invalidate"])["p50"] for r in rows]
     per = [y / x for x, y in zip(sharers, p50)]
     a, b = fit_line(sharers, p50) if len(rows) >= 2 else (None, None)
     growth = max(p / per[0] for p in per)
@@ -82,14 +124,16 @@ def compare(kernel, s2dsm):
     k_rt = kernel["write_pingpong"]["round_trips_per_s"]
     s_rt = s2dsm["write_pingpong"]["round_trips_per_s"]
     ratio = k_rt / s_rt
+    k_miss = latency(kernel["read_miss"])
+    s_miss = latency(s2dsm["read_miss"])
     return {
         "pingpong_round_trips_per_s": {"my_shmem": k_rt, "s2dsm": s_rt},
         "pingpong_ratio": ratio,
         "pingpong_target": ROUND_TRIP_TARGET,
         "pingpong_target_met": ratio >= ROUND_TRIP_TARGET,
-        "read_miss_p50_us": {"my_shmem": kernel["read_miss"]["p50"],
-                             "s2dsm": s2dsm["read_miss"]["p50"]},
-        "read_miss_speedup": s2dsm["read_miss"]["p50"] / kernel["read_miss"]["p50"],
+        "read_miss_us": {"my_shmem": k_miss, "s2dsm": s_miss},
+        "read_miss_p50_us": {"my_shmem": k_miss["p50"], "s2dsm": s_miss["p50"]},
+        "read_miss_speedup": s_miss["p50"] / k_miss["p50"],
     }
 
 
@@ -97,13 +141,20 @@ def analyse(docs, meta=None):
     if "my_shmem" not in docs:
         raise ValueError("no in-kernel (my_shmem) document")
     kernel = docs["my_shmem"]
-    out = {"schema": "my_shmem.msi-report/1", "meta": dict(meta or {}),
+    meta = dict(meta or {})
+    scaling = []
+    for s in sorted(kernel["scaling"], key=lambda s: s["nodes"]):
+        rm, wi = latency(s["read_miss"]), latency(s["write_invalidate"])
+        scaling.append({"nodes": s["nodes"], "read_miss_us": rm, "write_invalidate_us": wi,
+                        "read_miss_p50_us": rm["p50"], "write_invalidate_p50_us": wi["p50"]})
+    out = {"schema": "my_shmem.msi-report/2", "meta": meta,
            "host": kernel["host"],
+           "percentile_method": "type 7 linear (analysis/stats.py)",
            "invalidation": invalidation(kernel["scaling"]),
-           "scaling": [{"nodes": s["nodes"], "read_miss_p50_us": s["read_miss"]["p50"],
-                        "write_invalidate_p50_us": s["write_invalidate"]["p50"]}
-                       for s in sorted(kernel["scaling"], key=lambda s: s["nodes"])],
+           "scaling": scaling,
            "transfer_shares": kernel.get("transfer_shares")}
+    if "mem_prealloc" in meta:
+        out["memory"] = memory_state(meta["mem_prealloc"])
     if "s2dsm" in docs and "skipped" in docs["s2dsm"]:
         out["versus_s2dsm"] = {"skipped": docs["s2dsm"]["skipped"]}
     elif "s2dsm" in docs:
@@ -116,13 +167,17 @@ def markdown(rep):
     lines = ["# In-kernel MSI benchmark", ""]
     if m.get("caveat"):
         lines += ["> " + m["caveat"], ""]
-    lines += ["| nodes | read miss p50 (µs) | write-invalidate p50 (µs) | per sharer (µs) |",
-              "|---:|---:|---:|---:|"]
+    if rep.get("memory"):
+        lines += ["Guest memory: %s." % rep["memory"]["how"], ""]
+    lines += ["| nodes | read miss p50 (µs) | p99 | write-invalidate p50 (µs) | p99 | per sharer (µs) |",
+              "|---:|---:|---:|---:|---:|---:|"]
     per = {p["nodes"]: p for p in rep["invalidation"]["points"]}
     for s in rep["scaling"]:
-        lines.append("| %d | %.1f | %.1f | %.2f |" % (
-            s["nodes"], s["read_miss_p50_us"], s["write_invalidate_p50_us"],
+        lines.append("| %d | %.1f | %.1f | %.1f | %.1f | %.2f |" % (
+            s["nodes"], s["read_miss_p50_us"], s["read_miss_us"]["p99"],
+            s["write_invalidate_p50_us"], s["write_invalidate_us"]["p99"],
             per[s["nodes"]]["per_sharer_us"]))
+    lines += ["", "Percentiles of the raw samples (type 7 linear, analysis/stats.py)."]
     inv = rep["invalidation"]
     lines += ["", "Invalidation: %.2f µs per sharer (least squares); per-sharer cost grows at most "
               "%.2fx from the smallest node count (linear if <= %.1fx): %s." % (
@@ -155,9 +210,11 @@ def main(argv=None):
     ap.add_argument("--json")
     ap.add_argument("--markdown")
     a = ap.parse_args(argv)
-    meta = dict(kv.split("=", 1) for kv in a.meta)
     with open(a.raw) as f:
-        rep = analyse(load(f), meta)
+        lines = f.readlines()
+    meta = load_meta(lines)
+    meta.update(kv.split("=", 1) for kv in a.meta)
+    rep = analyse(load(lines), meta)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rep, f, indent=2)

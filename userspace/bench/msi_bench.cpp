@@ -15,7 +15,9 @@
 //                     trigger sums its clean / copy / invalidate times)
 //
 // For each node count N of --nodes.  Prints one JSON document ("schema":
-// "my_shmem.msi-bench/1", the one s2dsm's benchmark prints).  Under QEMU
+// "my_shmem.msi-bench/2", the one s2dsm's benchmark prints) with the raw
+// latency of every sample (ns); analysis/msi_bench.py computes the
+// percentiles.  Under QEMU
 // TCG the cache-maintenance instructions are no-ops: these are emulation
 // costs.
 #include <algorithm>
@@ -125,24 +127,12 @@ std::vector<Node> open_nodes(uint64_t key, unsigned long nodes, unsigned long pa
 	return v;
 }
 
-// Order statistics of a sample, in microseconds.
-nlohmann::json summary(std::vector<uint64_t> ns)
+// The raw samples of one measurement, in nanoseconds, in the order taken:
+// percentiles are the analysis' job (analysis/msi_bench.py through
+// analysis/stats.py, the project's one definition).
+nlohmann::json samples(const std::vector<uint64_t> &ns)
 {
-	std::sort(ns.begin(), ns.end());
-	auto q = [&](double p) {
-		double k = (ns.size() - 1) * p;
-		size_t f = static_cast<size_t>(k);
-		size_t c = std::min(f + 1, ns.size() - 1);
-		return (ns[f] + (ns[c] - ns[f]) * (k - f)) / 1000.0;
-	};
-	uint64_t sum = 0;
-
-	for (auto v : ns)
-		sum += v;
-	return { { "unit", "us" }, { "n", ns.size() }, { "p25", q(0.25) }, { "p50", q(0.5) },
-		 { "p75", q(0.75) }, { "p99", q(0.99) },
-		 { "mean", sum / 1000.0 / ns.size() }, { "min", ns.front() / 1000.0 },
-		 { "max", ns.back() / 1000.0 }, { "percentile_method", "linear" } };
+	return { { "unit", "ns" }, { "n", ns.size() }, { "samples_ns", ns } };
 }
 
 std::vector<uint64_t> read_miss(std::vector<Node> &nodes, unsigned long pages, int rounds)
@@ -322,14 +312,14 @@ int main(int argc, char **argv)
 			auto rm = read_miss(nodes, pages, rounds);
 			auto wi = write_invalidate(nodes, pages);
 
-			scaling.push_back({ { "nodes", n }, { "read_miss", summary(rm) },
-					    { "write_invalidate", summary(wi) } });
+			scaling.push_back({ { "nodes", n }, { "read_miss", samples(rm) },
+					    { "write_invalidate", samples(wi) } });
 		}
 		struct utsname u;
 
 		uname(&u);
 		nlohmann::json doc = {
-			{ "schema", "my_shmem.msi-bench/1" },
+			{ "schema", "my_shmem.msi-bench/2" },
 			{ "system", "my_shmem" },
 			{ "implementation", "in-kernel MSI: page faults, a directory per page, "
 					    "per-node copies, simulated DMA transfers" },

@@ -6,8 +6,10 @@ Measures (1) read-miss fetch latency: P1 dirties every page, P2 reads each page 
 each read being a userfaultfd missing fault served over TCP by P1 (which is then
 downgraded M -> S); (2) write ping-pong: a token bounces through page 0, each round
 trip moving write ownership P1 -> P2 -> P1.  Prints one JSON document and writes it
-to --out.  The schema ("my_shmem.msi-bench/1") is the one the in-kernel MSI benchmark
-emits, so the two can be put side by side."""
+to --out.  The schema ("my_shmem.msi-bench/2") is the one the in-kernel MSI benchmark
+emits, so the two can be put side by side: raw samples (read-miss latencies in ns, in the
+order taken); the percentiles are computed by analysis/msi_bench.py (analysis/stats.py,
+the project's one percentile definition)."""
 
 import argparse
 import datetime
@@ -17,19 +19,10 @@ import platform
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import s2dsmlib as L  # noqa: E402
-
-
-def percentile(sorted_vals, p):
-    """Linear interpolation between closest ranks (numpy's default)."""
-    if not sorted_vals:
-        return None
-    k = (len(sorted_vals) - 1) * p / 100.0
-    f = int(k)
-    c = min(f + 1, len(sorted_vals) - 1)
-    return sorted_vals[f] + (sorted_vals[c] - sorted_vals[f]) * (k - f)
 
 
 def cpu_model():
@@ -43,13 +36,32 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
+def start_ordered(binary, args1, args2, timeout=60):
+    """P1, then P2 once P1 is waiting for its peer (it has said so on stderr).
+
+    s2dsm makes the process that waited P1; a fixed delay between the two
+    starts (s2dsmlib.start_pair) loses that race on a loaded TCG host, and P2
+    then asks for the page count it was never given."""
+    a, b = L.free_ports()
+    p1 = L.Proc([binary, "--wait", "60", *args1, str(a), str(b)], stdin=False)
+    deadline = time.time() + timeout
+    while b"waiting for the peer" not in p1.err:
+        if p1.p.poll() is not None or time.time() > deadline:
+            p1._pump(0.1)
+            raise SystemExit("s2dsm bench: P1 did not start waiting for its peer within %d s "
+                             "(exit %s): %s" % (timeout, p1.p.poll(), p1.stderr()))
+        p1._pump(0.05)
+    p2 = L.Proc([binary, "--wait", "60", *args2, str(b), str(a)], stdin=False)
+    return p1, p2
+
+
 def run_pair(binary, pages, text, timeout):
     fd, path = tempfile.mkstemp(prefix="s2dsm-bench-", suffix=".txt")
     with os.fdopen(fd, "w") as f:
         f.write(text)
     try:
-        p1, p2, _ = L.start_pair(binary, ["--pages", str(pages), "--script", path, "-q"],
-                                 ["--script", path, "-q"], stdin=False)
+        p1, p2 = start_ordered(binary, ["--pages", str(pages), "--script", path, "-q"],
+                               ["--script", path, "-q"])
         codes = L.wait_all([p1, p2], timeout)
         if codes != [0, 0]:
             raise SystemExit("s2dsm bench run failed: exit %s\nP1: %s\nP2: %s"
@@ -67,21 +79,24 @@ def main():
     ap.add_argument("--pages", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=16)
     ap.add_argument("--round-trips", type=int, default=2000)
+    ap.add_argument("--timeout", type=int, default=900,
+                    help="seconds each of the two runs may take (a TCG guest on a busy "
+                         "host is tens of times slower than usual)")
     args = ap.parse_args()
 
     probe = subprocess.run([args.bin, "--check"], capture_output=True, text=True)
     if probe.returncode != 0:
         raise SystemExit("s2dsm bench: " + probe.stdout.strip())
 
-    _, out2 = run_pair(args.bin, args.pages, "readmiss %d\n" % args.rounds, 120)
+    _, out2 = run_pair(args.bin, args.pages, "readmiss %d\n" % args.rounds, args.timeout)
     samples = []
     for line in out2.splitlines():
         if line.startswith("readmiss-ns"):
-            samples = sorted(int(x) / 1000.0 for x in line.split()[1:])
+            samples = [int(x) for x in line.split()[1:]]
     if not samples:
         raise SystemExit("s2dsm bench: no read-miss samples in P2 output")
 
-    out1, _ = run_pair(args.bin, 1, "pingpong %d\n" % args.round_trips, 120)
+    out1, _ = run_pair(args.bin, 1, "pingpong %d\n" % args.round_trips, args.timeout)
     rt = ns = None
     for line in out1.splitlines():
         if line.startswith("pingpong "):
@@ -92,7 +107,7 @@ def main():
 
     uname = os.uname()
     doc = {
-        "schema": "my_shmem.msi-bench/1",
+        "schema": "my_shmem.msi-bench/2",
         "system": "s2dsm",
         "implementation": "userspace MSI over userfaultfd (missing + write-protect) and TCP",
         "transport": "tcp-loopback",
@@ -111,16 +126,9 @@ def main():
         "read_miss": {
             "description": "latency of one read that misses locally and fetches the page from the "
                            "peer holding it Modified",
-            "unit": "us",
+            "unit": "ns",
             "n": len(samples),
-            "p25": round(percentile(samples, 25), 2),
-            "p50": round(percentile(samples, 50), 2),
-            "p75": round(percentile(samples, 75), 2),
-            "p99": round(percentile(samples, 99), 2),
-            "mean": round(sum(samples) / len(samples), 2),
-            "min": round(samples[0], 2),
-            "max": round(samples[-1], 2),
-            "percentile_method": "linear",
+            "samples_ns": samples,
             "pages": args.pages,
             "rounds": args.rounds,
         },
