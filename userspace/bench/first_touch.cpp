@@ -44,10 +44,11 @@ Fd open_target(const std::string &target, const std::string &device, size_t len)
 // allocates (the module is reloaded before each run, so this is 0 then).
 off_t fresh_offset(const std::string &target, const Fd &fd, long psz)
 {
-	struct my_shmem_stats st;
+	struct my_shmem_stats st = {};
 
 	if (target == "memfd")
 		return 0;
+	st.size = sizeof(st);	// extensible struct: the kernel checks it
 	if (ioctl(fd.get(), MY_SHMEM_IOC_GET_STATS, &st))
 		throw SysError("ioctl MY_SHMEM_IOC_GET_STATS", errno);
 	return static_cast<off_t>(st.pages_in_use * psz);
