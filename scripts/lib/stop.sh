@@ -1,9 +1,11 @@
 # shellcheck shell=bash
 # scripts/lib/stop.sh — stop a background recorder without ever waiting forever.
 #
-# Sourced by scripts/experiment (in the target) and by its host unit test
-# scripts/tests/test-stop, and by scripts/diag/ftrace-session-loop. Needs
-# only bash, kill, sleep, pgrep and ps.
+# Sourced by scripts/diag/ftrace-session-loop and by its host unit test
+# scripts/tests/test-stop. Needs only bash, kill, sleep, pgrep and ps. The
+# latency runner (scripts/experiment, Python) does the same in stop_bg()
+# and ftrace_reset() of its own, tested by scripts/tests/test_experiment.py;
+# a change to the behaviour belongs in both.
 #
 #   descendants PID      every descendant pid of PID, deepest first
 #   stop_bg PID WHAT LOG TIMEOUT [DIAG]
