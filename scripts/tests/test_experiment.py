@@ -38,6 +38,7 @@ def load_experiment():
 
 
 X = load_experiment()
+X.QUIET = True      # the functions called here directly: no progress lines
 
 try:
     sys.path.insert(0, os.path.join(REPO, 'analysis'))
