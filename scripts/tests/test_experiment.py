@@ -311,7 +311,7 @@ class Stop(unittest.TestCase):
         self.assertFalse(X.stop_bg(p, 'fixture', self.log, 1, lambda: 'diag: extra state\n'))
         dt = time.monotonic() - t0
         self.assertGreaterEqual(dt, 1)
-        self.assertLess(dt, 6)
+        self.assertLess(dt, 12)
         time.sleep(0.3)
         self.assertFalse(X.alive(p.pid))
         self.assertFalse(X.alive(child), 'its child was killed too')
@@ -328,7 +328,7 @@ class Stop(unittest.TestCase):
         self.assertFalse(X.stop_bg(p, 'fixture', self.log, 1))
         dt = time.monotonic() - t0
         self.assertGreaterEqual(dt, 1 + X.KILL_GRACE)
-        self.assertLess(dt, 5 + X.KILL_GRACE)
+        self.assertLess(dt, 15 + X.KILL_GRACE)   # a loaded machine: ps is slow
         self.assertEqual(p.returncode, -signal.SIGKILL)
 
     def test_descendants_deepest_first(self):
