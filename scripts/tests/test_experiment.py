@@ -225,6 +225,8 @@ CPU:0 [3 EVENTS DROPPED]
         self.assertIn('21.125', fn[0])      # not order40's
         tlb = X.split_report(self.REPORT, 'order4', 'flush_tlb_mm_range', 'my_shmem-worklo')
         self.assertEqual(len([x for x in tlb if 'flush_tlb' in x]), 1)   # no kworker
+        self.assertEqual(X.split_report(self.REPORT, 'order4', 'flush_tlb_mm_range', 'my_shmem'),
+                         ['cpus=2', 'CPU:1 [12 EVENTS DROPPED]', 'CPU:0 [3 EVENTS DROPPED]'])
 
     def test_dropped(self):
         self.assertEqual(X.dropped(self.REPORT), 15)
@@ -472,6 +474,9 @@ class FakeRuns(unittest.TestCase):
             self.assertEqual(by[f'ftrace-{op}-order0.txt']['calls'], 8)
             self.assertEqual(by[f'ftrace-{op}-order2.txt']['calls'], 6)    # 1 run, 6 passes
             self.assertEqual(by[f'ftrace-{op}-order0.txt']['dat'], f'ftrace-{op}.dat')
+            if op == 'clean':   # one TLB flush per pass, the workload's only
+                self.assertEqual(by['ftrace-tlb-order0.txt']['samples'], 2)
+                self.assertEqual(by['ftrace-tlb-order2.txt']['samples'], 6)
             self.assertEqual(by[f'tracepoint-{op}.txt']['lost'], 3)
             self.assertEqual(by[f'bcc-{op}.txt']['calls'], 14)
             self.assertEqual(by[f'funclatency-{op}-order2.txt']['unit'], 'nsec')
