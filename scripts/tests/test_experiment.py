@@ -193,6 +193,10 @@ class Identification(unittest.TestCase):
         self.assertEqual(X.memory_info({'MY_SHMEM_MEM_PREALLOC': '0'})['prealloc'], False)
         self.assertEqual(X.memory_info({}), {'prealloc': None,
                                              'how': 'bare metal: host RAM, no lazy backing'})
+        # a guest of a scripts/vm-run that does not set it: not bare metal
+        m = X.memory_info({'MY_SHMEM_ACCEL': 'TCG'})
+        self.assertIsNone(m['prealloc'])
+        self.assertIn('unknown', m['how'])
 
     def test_caveat_from_docs(self):
         text = read(os.path.join(REPO, 'docs', 'tcg-caveat.txt')).strip()
