@@ -557,16 +557,32 @@ def _md_cell(v):
 
 def load_anchor(path):
     """anchor.json as {'results': [...], ...}; a bare list is accepted.
-    InputError when it is unreadable or a result lacks a field."""
+    A result with raw samples (`samples_ns`, what my_shmem-cmo-anchor
+    writes) gets its median_ns, ns_per_line and gbps computed here, through
+    stats.percentile like every other percentile of the project; a result
+    that already has ns_per_line and gbps is taken as it is.  InputError
+    when it is unreadable or a result lacks a field."""
     a = read_json(path)
     if isinstance(a, list):
         a = {'results': a}
     if not isinstance(a, dict) or not isinstance(a.get('results'), list):
         raise InputError(f'{path}: expected {{"results": [...]}} or a list')
     for i, r in enumerate(a['results']):
-        for k in ('instruction', 'state', 'size', 'ns_per_line', 'gbps'):
+        for k in ('instruction', 'state', 'size'):
             if not isinstance(r, dict) or k not in r:
                 raise InputError(f'{path}: result {i} has no "{k}"')
+        if 'samples_ns' in r:
+            xs, lines = r['samples_ns'], r.get('lines')
+            if not xs or not isinstance(lines, int) or lines < 1:
+                raise InputError(f'{path}: result {i} has samples_ns but no samples '
+                                 f'or no "lines"')
+            med = stats.percentile(xs, 50)
+            r['median_ns'] = med
+            r['ns_per_line'] = med / lines
+            r['gbps'] = int(r['size']) / med if med > 0 else 0.0
+        elif 'ns_per_line' not in r or 'gbps' not in r:
+            raise InputError(f'{path}: result {i} has neither "samples_ns" nor '
+                             f'"ns_per_line" and "gbps"')
     return a
 
 

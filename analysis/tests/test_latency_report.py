@@ -139,6 +139,35 @@ class ReportTest(unittest.TestCase):
         self.assertEqual([], s['problems'])
 
 
+class AnchorTest(unittest.TestCase):
+    """my_shmem-cmo-anchor writes raw samples; the analysis derives."""
+
+    def load(self, doc):
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, 'anchor.json')
+            with open(p, 'w') as f:
+                json.dump(doc, f)
+            return report.load_anchor(p)
+
+    def test_raw_samples_give_median_per_line_and_rate(self):
+        a = self.load([{'instruction': 'dc civac', 'state': 'dirty', 'size': 65536,
+                        'lines': 1024, 'reps': 4, 'samples_ns': [900.0, 1000.0, 3000.0, 1100.0]}])
+        r = a['results'][0]
+        self.assertEqual(1050.0, r['median_ns'])          # type 7 between 1000 and 1100
+        self.assertAlmostEqual(1050.0 / 1024, r['ns_per_line'])
+        self.assertAlmostEqual(65536 / 1050.0, r['gbps'])
+
+    def test_derived_rows_are_kept_and_incomplete_rows_refused(self):
+        a = self.load({'results': [{'instruction': 'clwb', 'state': 'clean', 'size': 4096,
+                                    'ns_per_line': 2.0, 'gbps': 32.0}]})
+        self.assertEqual(2.0, a['results'][0]['ns_per_line'])
+        with self.assertRaisesRegex(report.InputError, 'neither "samples_ns"'):
+            self.load([{'instruction': 'clwb', 'state': 'clean', 'size': 4096}])
+        with self.assertRaisesRegex(report.InputError, 'no "lines"'):
+            self.load([{'instruction': 'clwb', 'state': 'clean', 'size': 4096,
+                        'samples_ns': [1.0]}])
+
+
 class ReportErrorTest(unittest.TestCase):
     def test_missing_meta(self):
         with RunDir() as p:
