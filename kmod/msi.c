@@ -193,6 +193,14 @@ static void my_shmem_msi_del_sharer_locked(struct my_shmem_dirent *d,
 	WARN_ON_ONCE(1);
 }
 
+/* The home copy of a page some node holds (so it is backed). */
+static struct page *my_shmem_msi_home_of(struct my_shmem_seg *seg, pgoff_t pgoff)
+{
+	struct my_shmem_alloc *a = my_shmem_seg_lookup(seg, pgoff);
+
+	return nth_page(a->page, pgoff - a->start);
+}
+
 /* The home copy of a page, allocating the segment's runs up to it. */
 static int my_shmem_msi_home(struct my_shmem_seg *seg, struct mm_struct *mm,
 			     pgoff_t pgoff, struct page **home)
@@ -357,6 +365,35 @@ static struct page *my_shmem_msi_new_copy_locked(struct my_shmem_dirent *d,
 	return page;
 }
 
+/*
+ * @node's M copy goes home (@home: the page's home copy): M -> S, or
+ * M -> I when @drop.  For M -> S the caller has reserved a sharer slot.
+ */
+static void my_shmem_msi_writeback_locked(struct my_shmem_seg *seg,
+					  struct my_shmem_dirent *d,
+					  struct my_shmem_node *node,
+					  pgoff_t pgoff, struct page *home,
+					  bool drop, unsigned int cause)
+{
+	struct page *copy = my_shmem_msi_quiesce_locked(d, node, pgoff);
+
+	lockdep_assert_held(&d->lock);
+	my_shmem_msi_xfer(seg, pgoff, home, NULL, copy, node);
+	atomic_long_inc(&node->stats.writebacks);
+	d->owner = NULL;
+	if (drop) {
+		my_shmem_msi_drop_locked(seg, d, node, pgoff, copy,
+					 MY_SHMEM_MSI_M, cause);
+		return;
+	}
+	unlock_page(copy);
+	d->sharers[d->nr_sharers++] = node;
+	atomic_long_dec(&node->stats.pages_m);
+	atomic_long_inc(&node->stats.pages_s);
+	my_shmem_msi_trace(seg, pgoff, node, MY_SHMEM_MSI_M, MY_SHMEM_MSI_S,
+			   cause);
+}
+
 /* Read by @node: I -> S (the owner, if any, M -> S). */
 static int my_shmem_msi_read_locked(struct my_shmem_seg *seg,
 				    struct my_shmem_dirent *d,
@@ -378,19 +415,9 @@ static int my_shmem_msi_read_locked(struct my_shmem_seg *seg,
 	if (IS_ERR(copy))
 		return PTR_ERR(copy);
 
-	if (b) {
-		struct page *bcopy = my_shmem_msi_quiesce_locked(d, b, pgoff);
-
-		my_shmem_msi_xfer(seg, pgoff, home, NULL, bcopy, b);
-		unlock_page(bcopy);
-		d->owner = NULL;
-		d->sharers[d->nr_sharers++] = b;
-		atomic_long_inc(&b->stats.writebacks);
-		atomic_long_dec(&b->stats.pages_m);
-		atomic_long_inc(&b->stats.pages_s);
-		my_shmem_msi_trace(seg, pgoff, b, MY_SHMEM_MSI_M, MY_SHMEM_MSI_S,
-				   MY_SHMEM_MSI_CAUSE_REMOTE_READ);
-	}
+	if (b)
+		my_shmem_msi_writeback_locked(seg, d, b, pgoff, home, false,
+					      MY_SHMEM_MSI_CAUSE_REMOTE_READ);
 	my_shmem_msi_xfer(seg, pgoff, copy, node, home, NULL);
 	atomic_long_inc(&node->stats.fetches);
 	d->sharers[d->nr_sharers++] = node;
@@ -536,34 +563,6 @@ vm_fault_t my_shmem_msi_page_mkwrite(struct vm_fault *vmf)
 	return err ? my_shmem_msi_sigbus(err) : VM_FAULT_LOCKED;
 }
 
-/* @node's M copy goes home: M -> S, or M -> I when @drop. */
-static void my_shmem_msi_writeback_locked(struct my_shmem_seg *seg,
-					  struct my_shmem_dirent *d,
-					  struct my_shmem_node *node,
-					  pgoff_t pgoff, bool drop,
-					  unsigned int cause)
-{
-	struct my_shmem_alloc *a = my_shmem_seg_lookup(seg, pgoff);
-	struct page *copy = my_shmem_msi_quiesce_locked(d, node, pgoff);
-
-	lockdep_assert_held(&d->lock);
-	my_shmem_msi_xfer(seg, pgoff, nth_page(a->page, pgoff - a->start),
-			  NULL, copy, node);
-	atomic_long_inc(&node->stats.writebacks);
-	d->owner = NULL;
-	if (drop) {
-		my_shmem_msi_drop_locked(seg, d, node, pgoff, copy,
-					 MY_SHMEM_MSI_M, cause);
-		return;
-	}
-	unlock_page(copy);
-	d->sharers[d->nr_sharers++] = node;
-	atomic_long_dec(&node->stats.pages_m);
-	atomic_long_inc(&node->stats.pages_s);
-	my_shmem_msi_trace(seg, pgoff, node, MY_SHMEM_MSI_M, MY_SHMEM_MSI_S,
-			   cause);
-}
-
 /**
  * my_shmem_msi_detach() - a node's mapping of [@first, @end) goes
  * @seg: the coherent segment
@@ -590,6 +589,7 @@ void my_shmem_msi_detach(struct my_shmem_seg *seg, struct my_shmem_node *node,
 		mutex_lock(&d->lock);
 		if (d->owner == node)
 			my_shmem_msi_writeback_locked(seg, d, node, pgoff,
+						      my_shmem_msi_home_of(seg, pgoff),
 						      my_shmem_msi_reserve_locked(d, 1),
 						      MY_SHMEM_MSI_CAUSE_DETACH);
 		mutex_unlock(&d->lock);
@@ -616,8 +616,9 @@ void my_shmem_msi_leave(struct my_shmem_seg *seg, struct my_shmem_node *node)
 
 		mutex_lock(&d->lock);
 		if (d->owner == node) {
-			my_shmem_msi_writeback_locked(seg, d, node, pgoff, true,
-						      MY_SHMEM_MSI_CAUSE_CLOSE);
+			my_shmem_msi_writeback_locked(seg, d, node, pgoff,
+						      my_shmem_msi_home_of(seg, pgoff),
+						      true, MY_SHMEM_MSI_CAUSE_CLOSE);
 		} else if (xa_load(&node->copies, pgoff) == copy) {
 			/* Not dropped by a writer since the walk saw it. */
 			my_shmem_msi_del_sharer_locked(d, node);

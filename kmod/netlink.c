@@ -147,6 +147,27 @@ static int my_shmem_nl_seg_fill(struct sk_buff *skb, struct my_shmem_seg *seg)
 	return 0;
 }
 
+/*
+ * A reference to the segment whose id is @id, if the caller may read it;
+ * else an ERR_PTR, with the reason in @extack.
+ */
+static struct my_shmem_seg *my_shmem_nl_seg_readable(struct nlattr *id,
+						     struct netlink_ext_ack *extack)
+{
+	struct my_shmem_seg *seg = my_shmem_seg_find(nla_get_u32(id));
+
+	if (!seg) {
+		NL_SET_ERR_MSG_ATTR(extack, id, "no segment with this id");
+		return ERR_PTR(-ENOENT);
+	}
+	if (!my_shmem_seg_may_access(seg, false)) {
+		NL_SET_ERR_MSG_ATTR(extack, id, "no read permission on this segment");
+		my_shmem_seg_put(seg);
+		return ERR_PTR(-EACCES);
+	}
+	return seg;
+}
+
 static int my_shmem_nl_seg_get(struct sk_buff *skb, struct genl_info *info)
 {
 	struct my_shmem_seg *seg;
@@ -156,18 +177,9 @@ static int my_shmem_nl_seg_get(struct sk_buff *skb, struct genl_info *info)
 
 	if (GENL_REQ_ATTR_CHECK(info, MY_SHMEM_A_SEG_ID))
 		return -EINVAL;
-	seg = my_shmem_seg_find(nla_get_u32(info->attrs[MY_SHMEM_A_SEG_ID]));
-	if (!seg) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[MY_SHMEM_A_SEG_ID],
-				    "no segment with this id");
-		return -ENOENT;
-	}
-	err = -EACCES;
-	if (!my_shmem_seg_may_access(seg, false)) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[MY_SHMEM_A_SEG_ID],
-				    "no read permission on this segment");
-		goto out_put;
-	}
+	seg = my_shmem_nl_seg_readable(info->attrs[MY_SHMEM_A_SEG_ID], info->extack);
+	if (IS_ERR(seg))
+		return PTR_ERR(seg);
 	err = -ENOMEM;
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!msg)
@@ -434,16 +446,9 @@ static int my_shmem_nl_msi_start(struct netlink_callback *cb)
 		NL_SET_ERR_MSG(cb->extack, "msi-get needs the segment id (seg-id)");
 		return -EINVAL;
 	}
-	seg = my_shmem_seg_find(nla_get_u32(id));
-	if (!seg) {
-		NL_SET_ERR_MSG_ATTR(cb->extack, id, "no segment with this id");
-		return -ENOENT;
-	}
-	if (!my_shmem_seg_may_access(seg, false)) {
-		NL_SET_ERR_MSG_ATTR(cb->extack, id, "no read permission on this segment");
-		my_shmem_seg_put(seg);
-		return -EACCES;
-	}
+	seg = my_shmem_nl_seg_readable(id, cb->extack);
+	if (IS_ERR(seg))
+		return PTR_ERR(seg);
 	if (seg->mode != MY_SHMEM_MODE_COHERENT) {
 		NL_SET_ERR_MSG_ATTR(cb->extack, id, "segment is not coherent");
 		my_shmem_seg_put(seg);
