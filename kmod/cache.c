@@ -8,11 +8,16 @@
  * time them; each also emits a tracepoint with its own in-module timing.
  * What they execute is chosen by the module parameter "backend":
  *
- *   insn    the module's own loop.  arm64: DC CVAC (clean) / DC CIVAC (clean
- *           and invalidate, so that partial lines at the edges are written
- *           back, never discarded) per line of CTR_EL0.DminLine, then DSB SY.
- *           x86_64: CLWB (clean) / CLFLUSHOPT (invalidate), each falling back
- *           to CLFLUSH where absent, fenced by MFENCE on both sides.
+ *   insn    the module's own loop, per line of CTR_EL0.DminLine (arm64) or
+ *           CLFLUSH size (x86_64).  arm64: clean is DC CVAC; invalidate is
+ *           what the kernel's dcache_inval_poc() does: DC CIVAC (clean and
+ *           invalidate) on a line only partly inside the range at either
+ *           edge, so the bytes outside the range are written back, never
+ *           discarded, and DC IVAC (invalidate, dirty data dropped) on the
+ *           lines wholly inside; DSB SY after either.  x86_64: CLWB (clean) /
+ *           CLFLUSHOPT (invalidate), each falling back to CLFLUSH where
+ *           absent, fenced by MFENCE on both sides; x86 has no invalidate
+ *           that discards a line, CLFLUSHOPT always writes a dirty line back.
  *   pmem    the kernel's exported arch_wb_cache_pmem() / arch_invalidate_pmem()
  *           (on arm64 the former cleans to the Point of Persistence).
  *   kernel  __dcache_clean_poc() / __dcache_inval_poc() exported by a kernel
@@ -82,12 +87,28 @@ static void my_shmem_insn_clean(unsigned long start, unsigned long end)
 	dsb(sy);	/* the cleans complete before anything that follows */
 }
 
+/*
+ * The semantics of the kernel's dcache_inval_poc(): a line that the range
+ * covers only in part also holds bytes outside it, which may be dirty and
+ * must survive, so it is cleaned and invalidated (DC CIVAC); a line wholly
+ * inside is only invalidated (DC IVAC): whatever the CPU left dirty there is
+ * dropped, since the device's data in memory is what the caller wants.
+ */
 static void my_shmem_insn_inval(unsigned long start, unsigned long end)
 {
+	unsigned long mask = my_shmem_line - 1;
+	unsigned long first = start & ~mask;	/* first line to invalidate */
+	unsigned long tail = end & ~mask;	/* line holding @end, if any */
 	unsigned long p;
 
-	for (p = start & ~(my_shmem_line - 1); p < end; p += my_shmem_line)
-		asm volatile("dc civac, %0" : : "r" (p) : "memory");
+	if (start & mask) {
+		asm volatile("dc civac, %0" : : "r" (first) : "memory");
+		first += my_shmem_line;
+	}
+	if ((end & mask) && tail >= first)
+		asm volatile("dc civac, %0" : : "r" (tail) : "memory");
+	for (p = first; p < tail; p += my_shmem_line)
+		asm volatile("dc ivac, %0" : : "r" (p) : "memory");
 	dsb(sy);	/* the invalidations complete before any later read */
 }
 #elif defined(CONFIG_X86_64)
@@ -108,6 +129,10 @@ static void my_shmem_insn_clean(unsigned long start, unsigned long end)
 	mb();	/* CLWB is weakly ordered: complete it before returning */
 }
 
+/*
+ * CLFLUSHOPT writes a dirty line back before it drops it: unlike arm64's
+ * DC IVAC, nothing is ever discarded, at the edges or inside the range.
+ */
 static void my_shmem_insn_inval(unsigned long start, unsigned long end)
 {
 	unsigned long p;
@@ -180,8 +205,9 @@ void my_shmem_dcache_push_poc(unsigned long start, unsigned long end)
  * @end: address past the range
  *
  * Lines only partly inside the range are cleaned before they are dropped,
- * so no byte outside the range is lost.  Counted, and traced as
- * my_shmem:inval with its duration.
+ * so no byte outside the range is lost; dirty data inside it may be
+ * discarded (arm64), as by the kernel's dcache_inval_poc().  Counted, and
+ * traced as my_shmem:inval with its duration.
  */
 noinline void my_shmem_dcache_inval_poc(unsigned long start, unsigned long end)
 {
