@@ -177,7 +177,7 @@ MODULE_PARM_DESC(max_segment_pages,
 
 module_param_cb(backend, &my_shmem_backend_ops, NULL, 0644);
 MODULE_PARM_DESC(backend,
-		 "cache maintenance backend: insn (default), pmem, kernel or none");
+		 "cache maintenance backend: insn (default), pmem, kernel, dma (the streaming DMA API on a non-coherent device) or none");
 
 static struct miscdevice my_shmem_misc = {
 	.minor = MISC_DYNAMIC_MINOR,

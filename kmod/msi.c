@@ -239,12 +239,37 @@ static void my_shmem_msi_copy_free(struct page *page)
 }
 
 /*
+ * The DMA address of one page of a transfer, for the dma backend.  A home
+ * page lies in one of the segment's runs, mapped for as long as the run
+ * lives; a node's copy is mapped for this one transfer (copies come and go
+ * with the protocol and have no descriptor to keep a mapping in), and the
+ * caller unmaps it after.  DMA_MAPPING_ERROR when there is no mapping (no
+ * DMA device, or the mapping of a copy failed): the wrappers then run the
+ * insn loop on that page instead.
+ */
+static dma_addr_t my_shmem_msi_xfer_dma(struct my_shmem_seg *seg, pgoff_t pgoff,
+					struct page *page, bool home)
+{
+	struct my_shmem_alloc *a;
+	dma_addr_t dma;
+
+	if (!home)
+		return my_shmem_dma_map(page, PAGE_SIZE, &dma) ?
+		       DMA_MAPPING_ERROR : dma;
+	a = my_shmem_seg_lookup(seg, pgoff);
+	if (a->dma == DMA_MAPPING_ERROR)
+		return DMA_MAPPING_ERROR;
+	return a->dma + ((dma_addr_t)(pgoff - a->start) << PAGE_SHIFT);
+}
+
+/*
  * One simulated DMA transfer of a page from @src (of node @sn, or home when
  * NULL) to @dst (of node @dn, or home): what an RDMA DSM on a non-coherent
  * system runs.  The source is cleaned to PoC (the CPU wrote it, the device
  * reads it), the copy stands in for the device (its data pushed to PoC, as
  * a device's write would land in memory), the destination is invalidated to
- * PoC (the device wrote it, the CPU reads it).
+ * PoC (the device wrote it, the CPU reads it).  The mappings of the copies
+ * for the dma backend are made and dropped outside the timed steps.
  */
 static void my_shmem_msi_xfer(struct my_shmem_seg *seg, pgoff_t pgoff,
 			      struct page *dst, struct my_shmem_node *dn,
@@ -252,23 +277,31 @@ static void my_shmem_msi_xfer(struct my_shmem_seg *seg, pgoff_t pgoff,
 {
 	bool timed = trace_msi_xfer_enabled();
 	u64 t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+	dma_addr_t sdma = my_shmem_msi_xfer_dma(seg, pgoff, src, !sn);
+	dma_addr_t ddma = my_shmem_msi_xfer_dma(seg, pgoff, dst, !dn);
 	void *s = kmap_local_page(src);
 	void *d = kmap_local_page(dst);
 
 	if (timed)
 		t0 = ktime_get_ns();
-	my_shmem_dcache_clean_poc((unsigned long)s, (unsigned long)s + PAGE_SIZE);
+	my_shmem_dcache_clean_poc((unsigned long)s, (unsigned long)s + PAGE_SIZE,
+				  sdma);
 	if (timed)
 		t1 = ktime_get_ns();
 	copy_page(d, s);
 	my_shmem_dcache_push_poc((unsigned long)d, (unsigned long)d + PAGE_SIZE);
 	if (timed)
 		t2 = ktime_get_ns();
-	my_shmem_dcache_inval_poc((unsigned long)d, (unsigned long)d + PAGE_SIZE);
+	my_shmem_dcache_inval_poc((unsigned long)d, (unsigned long)d + PAGE_SIZE,
+				  ddma);
 	if (timed)
 		t3 = ktime_get_ns();
 	kunmap_local(d);
 	kunmap_local(s);
+	if (dn)
+		my_shmem_dma_unmap(ddma, PAGE_SIZE);
+	if (sn)
+		my_shmem_dma_unmap(sdma, PAGE_SIZE);
 
 	atomic_long_inc(&seg->stats.cleans);
 	atomic_long_inc(&seg->stats.invals);

@@ -20,6 +20,7 @@
 #include <linux/atomic.h>
 #include <linux/kref.h>
 #include <linux/time64.h>
+#include <linux/types.h>
 #include <linux/uidgid.h>
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
@@ -39,11 +40,14 @@
  * @page: first page; the run is split, every page has its own refcount
  * @start: page offset in the segment of @page
  * @order: log2 of the number of pages
+ * @dma: the run's DMA address on the dma backend's device, mapped for as
+ *	long as the run lives (DMA_MAPPING_ERROR without that device)
  */
 struct my_shmem_alloc {
 	struct page *page;
 	pgoff_t start;
 	unsigned int order;
+	dma_addr_t dma;
 };
 
 static inline pgoff_t my_shmem_alloc_end(const struct my_shmem_alloc *a)
@@ -270,12 +274,17 @@ enum my_shmem_backend {
 	MY_SHMEM_BACKEND_INSN,
 	MY_SHMEM_BACKEND_PMEM,
 	MY_SHMEM_BACKEND_KERNEL,
+	MY_SHMEM_BACKEND_DMA,
 	MY_SHMEM_NR_BACKENDS,
 };
 
-void my_shmem_dcache_clean_poc(unsigned long start, unsigned long end);
-void my_shmem_dcache_inval_poc(unsigned long start, unsigned long end);
+void my_shmem_dcache_clean_poc(unsigned long start, unsigned long end,
+			       dma_addr_t dma);
+void my_shmem_dcache_inval_poc(unsigned long start, unsigned long end,
+			       dma_addr_t dma);
 void my_shmem_dcache_push_poc(unsigned long start, unsigned long end);
+int my_shmem_dma_map(struct page *page, size_t size, dma_addr_t *dma);
+void my_shmem_dma_unmap(dma_addr_t dma, size_t size);
 int my_shmem_cache_init(void);
 void my_shmem_cache_exit(void);
 extern const struct kernel_param_ops my_shmem_backend_ops;

@@ -140,11 +140,16 @@ static int my_shmem_seg_grow_locked(struct my_shmem_seg *seg)
 	a->order = order;
 	a->start = seg->frontier;
 
+	/* Mapped once for the dma backend, as a driver maps its buffer. */
+	err = my_shmem_dma_map(page, PAGE_SIZE << order, &a->dma);
+	if (err)
+		goto err_free_run;
+
 	err = xa_err(my_shmem_xa_store_range(&seg->allocs, a->start,
 					     my_shmem_alloc_end(a) - 1, a,
 					     GFP_KERNEL));
 	if (err)
-		goto err_free_run;
+		goto err_unpublish;
 
 	atomic_long_inc(&my_shmem_counters.allocs_by_order[order]);
 	atomic_long_inc(&seg->stats.allocs_by_order[order]);
@@ -154,7 +159,7 @@ static int my_shmem_seg_grow_locked(struct my_shmem_seg *seg)
 	my_shmem_nl_alloc_event(seg, a->start, order);
 	return 0;
 
-err_free_run:
+err_unpublish:
 	/*
 	 * Entries at or past the frontier are never returned by
 	 * my_shmem_seg_lookup(), so no reader can hold @a or its pages: the
@@ -162,6 +167,8 @@ err_free_run:
 	 */
 	my_shmem_xa_store_range(&seg->allocs, a->start,
 				my_shmem_alloc_end(a) - 1, NULL, GFP_KERNEL);
+	my_shmem_dma_unmap(a->dma, PAGE_SIZE << order);
+err_free_run:
 	my_shmem_free_run(page, order);
 	my_shmem_pages_uncharge(1UL << order);
 err_free_desc:
@@ -252,8 +259,9 @@ int my_shmem_seg_populate(struct my_shmem_seg *seg, struct mm_struct *mm,
  * @flags: MY_SHMEM_SYNC_CLEAN and/or MY_SHMEM_SYNC_INVAL
  *
  * Runs the wrappers over every backed run that intersects [@first, @end),
- * whole runs, as a DMA driver syncs whole buffers.  Safe against concurrent
- * faults: runs are never freed while the segment lives.
+ * whole runs (each with its DMA mapping), as a DMA driver syncs whole
+ * buffers.  Safe against concurrent faults: runs are never freed while the
+ * segment lives.
  *
  * Return: the number of runs covered.
  */
@@ -269,11 +277,11 @@ unsigned int my_shmem_seg_sync(struct my_shmem_seg *seg, pgoff_t first,
 		unsigned long kend = kaddr + (PAGE_SIZE << a->order);
 
 		if (flags & MY_SHMEM_SYNC_CLEAN) {
-			my_shmem_dcache_clean_poc(kaddr, kend);
+			my_shmem_dcache_clean_poc(kaddr, kend, a->dma);
 			atomic_long_inc(&seg->stats.cleans);
 		}
 		if (flags & MY_SHMEM_SYNC_INVAL) {
-			my_shmem_dcache_inval_poc(kaddr, kend);
+			my_shmem_dcache_inval_poc(kaddr, kend, a->dma);
 			atomic_long_inc(&seg->stats.invals);
 		}
 		off = my_shmem_alloc_end(a);
@@ -299,6 +307,7 @@ void my_shmem_seg_destroy(struct my_shmem_seg *seg)
 		atomic_long_dec(&seg->stats.allocs_by_order[a->order]);
 		atomic_long_sub(1L << a->order, &seg->stats.pages);
 		my_shmem_pages_uncharge(1UL << a->order);
+		my_shmem_dma_unmap(a->dma, PAGE_SIZE << a->order);
 		my_shmem_free_run(a->page, a->order);
 		kfree(a);
 		cond_resched();

@@ -2,7 +2,9 @@
 /*
  * Tracepoints of my_shmem: events/my_shmem/{alloc,fault,clean,inval,msi,
  * msi_xfer} in tracefs.  Durations are in nanoseconds, measured with ktime_get_ns()
- * around the operation inside the module.
+ * around the operation inside the module.  Every enum printed symbolically
+ * has its TRACE_DEFINE_ENUM(), so the format files show numbers and
+ * user-space decoders (trace-cmd, perf) print the names.
  */
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM my_shmem
@@ -51,7 +53,23 @@ TRACE_EVENT(fault,
 		      __entry->allocated, __entry->ns)
 );
 
-/* One clean or invalidate of `size` bytes; order = log2(size in pages). */
+TRACE_DEFINE_ENUM(MY_SHMEM_BACKEND_NONE);
+TRACE_DEFINE_ENUM(MY_SHMEM_BACKEND_INSN);
+TRACE_DEFINE_ENUM(MY_SHMEM_BACKEND_PMEM);
+TRACE_DEFINE_ENUM(MY_SHMEM_BACKEND_KERNEL);
+TRACE_DEFINE_ENUM(MY_SHMEM_BACKEND_DMA);
+
+#define my_shmem_show_backend(b)					\
+	__print_symbolic(b, { MY_SHMEM_BACKEND_NONE, "none" },		\
+			 { MY_SHMEM_BACKEND_INSN, "insn" },		\
+			 { MY_SHMEM_BACKEND_PMEM, "pmem" },		\
+			 { MY_SHMEM_BACKEND_KERNEL, "kernel" },		\
+			 { MY_SHMEM_BACKEND_DMA, "dma" })
+
+/*
+ * One clean or invalidate of `size` bytes by `backend` (the one that ran);
+ * order = log2(size in pages).  Emitted, and timed, only while enabled.
+ */
 DECLARE_EVENT_CLASS(my_shmem_cmo,
 		    TP_PROTO(unsigned long size, unsigned int backend, u64 ns),
 		    TP_ARGS(size, backend, ns),
@@ -66,11 +84,7 @@ DECLARE_EVENT_CLASS(my_shmem_cmo,
 				   __entry->ns = ns;),
 		    TP_printk("size=%lu order=%u backend=%s ns=%llu",
 			      __entry->size, __entry->order,
-			      __print_symbolic(__entry->backend,
-					       { MY_SHMEM_BACKEND_NONE, "none" },
-					       { MY_SHMEM_BACKEND_INSN, "insn" },
-					       { MY_SHMEM_BACKEND_PMEM, "pmem" },
-					       { MY_SHMEM_BACKEND_KERNEL, "kernel" }),
+			      my_shmem_show_backend(__entry->backend),
 			      __entry->ns)
 );
 
