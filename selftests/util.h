@@ -210,6 +210,53 @@ static inline bool trace_event_on(const char *event, bool on)
 }
 
 /*
+ * Replace the contents of a tracefs control file (set_ftrace_filter,
+ * set_graph_function, set_ftrace_pid, current_tracer, trace...): opened
+ * with O_TRUNC, which empties the list files instead of appending to them;
+ * an empty @val just empties it.  The filter files take one name per
+ * write() (they return the bytes of the first word): written in a loop.
+ * Returns 0 or -errno.
+ */
+static inline int trace_write(const char *file, const char *val)
+{
+	size_t left = strlen(val);
+	char path[256];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), TRACEFS "%s", file);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	if (fd < 0)
+		return -errno;
+	while (left && !err) {
+		ssize_t n = write(fd, val, left);
+
+		if (n <= 0)
+			err = n < 0 ? -errno : -EIO;
+		else
+			val += n, left -= n;
+	}
+	close(fd);
+	return err;
+}
+
+/* Does available_filter_functions list @name (ftrace can hook it)? */
+static inline bool trace_has_function(const char *name)
+{
+	FILE *f = fopen(TRACEFS "available_filter_functions", "r");
+	size_t len = strlen(name);
+	char line[256];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = !strncmp(line, name, len) &&
+			(line[len] == ' ' || line[len] == '\n');
+	fclose(f);
+	return found;
+}
+
+/*
  * Check the runs allocated between two snapshots for a request of @pages
  * pages at @order, allowing for fallbacks: when the buddy allocator cannot
  * serve 2^order contiguous pages (a fragmented guest) or the cap has no room,
