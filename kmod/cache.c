@@ -332,6 +332,21 @@ int my_shmem_dma_map(struct page *page, size_t size, dma_addr_t *dma)
 }
 
 /**
+ * my_shmem_backend_is_dma() - whether the dma backend is the current one
+ *
+ * For callers that map a range only for the call it is needed for (the
+ * copies of a coherent segment's transfers): they skip the mapping when
+ * another backend runs.  A switch to dma between this test and the call
+ * makes that one call run the insn loop (see my_shmem_backend_for()).
+ *
+ * Return: true when the backend parameter is dma.
+ */
+bool my_shmem_backend_is_dma(void)
+{
+	return READ_ONCE(my_shmem_backend) == MY_SHMEM_BACKEND_DMA;
+}
+
+/**
  * my_shmem_dma_unmap() - undo my_shmem_dma_map()
  * @dma: what it returned (DMA_MAPPING_ERROR: nothing to do)
  * @size: the size it was given

@@ -243,9 +243,10 @@ static void my_shmem_msi_copy_free(struct page *page)
  * page lies in one of the segment's runs, mapped for as long as the run
  * lives; a node's copy is mapped for this one transfer (copies come and go
  * with the protocol and have no descriptor to keep a mapping in), and the
- * caller unmaps it after.  DMA_MAPPING_ERROR when there is no mapping (no
- * DMA device, or the mapping of a copy failed): the wrappers then run the
- * insn loop on that page instead.
+ * caller unmaps it after.  DMA_MAPPING_ERROR when another backend runs
+ * (nothing is mapped or looked up then) or there is no mapping (no DMA
+ * device, or the mapping of a copy failed): under dma the wrappers then run
+ * the insn loop on that page instead.
  */
 static dma_addr_t my_shmem_msi_xfer_dma(struct my_shmem_seg *seg, pgoff_t pgoff,
 					struct page *page, bool home)
@@ -253,6 +254,8 @@ static dma_addr_t my_shmem_msi_xfer_dma(struct my_shmem_seg *seg, pgoff_t pgoff,
 	struct my_shmem_alloc *a;
 	dma_addr_t dma;
 
+	if (!my_shmem_backend_is_dma())
+		return DMA_MAPPING_ERROR;
 	if (!home)
 		return my_shmem_dma_map(page, PAGE_SIZE, &dma) ?
 		       DMA_MAPPING_ERROR : dma;

@@ -285,6 +285,7 @@ void my_shmem_dcache_inval_poc(unsigned long start, unsigned long end,
 void my_shmem_dcache_push_poc(unsigned long start, unsigned long end);
 int my_shmem_dma_map(struct page *page, size_t size, dma_addr_t *dma);
 void my_shmem_dma_unmap(dma_addr_t dma, size_t size);
+bool my_shmem_backend_is_dma(void);
 int my_shmem_cache_init(void);
 void my_shmem_cache_exit(void);
 extern const struct kernel_param_ops my_shmem_backend_ops;
