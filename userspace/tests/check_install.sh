@@ -42,6 +42,6 @@ t "a program builds with pkg-config --cflags --libs my_shmem" sh -c \
 t "and runs: module_info of an empty root is {\"loaded\":false}" sh -c \
 	"[ \"\$('$stage/consumer')\" = '{\"loaded\":false}' ]"
 t "make uninstall removes it all" sh -c \
-	"make -s uninstall DESTDIR='$stage' PREFIX=/usr && ! find '$stage/usr' -type f | grep -q ."
+	"make -s uninstall DESTDIR='$stage' PREFIX=/usr && [ -z \"\$(find '$stage/usr' -type f)\" ]"
 echo "1..$n"
 exit $fail
