@@ -160,6 +160,12 @@ def start_pair(binary, args1=(), args2=(), stdin=True, delay=0.15, retries=3):
     for attempt in range(retries):
         a, b = free_ports()
         p1 = Proc([binary, "--wait", "20", *args1, str(a), str(b)], stdin=stdin)
+        # P2 must find P1 listening, or the two swap roles: wait for P1 to say
+        # so (its start can take longer than `delay` on a busy host or under a
+        # sanitizer), 10 s at most.
+        deadline = time.time() + 10
+        while b"waiting for the peer" not in p1.err and p1.p.poll() is None and time.time() < deadline:
+            p1._pump(0.05)
         time.sleep(delay)
         if p1.p.poll() is not None:
             p1.wait(1)
