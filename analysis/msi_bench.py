@@ -36,7 +36,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 import stats  # noqa: E402
-from first_touch import memory_state  # noqa: E402  (one wording of the memory state)
+# one wording of the memory state, one parser of the guest's '# meta k=v' lines
+from first_touch import memory_state, parse_meta as load_meta  # noqa: E402
 
 SCHEMA = "my_shmem.msi-bench/2"
 OLD_SCHEMA = "my_shmem.msi-bench/1"
@@ -62,16 +63,6 @@ def load(lines):
             raise ValueError("not an MSI benchmark document: schema %r" % doc.get("schema"))
         docs[doc["system"]] = doc
     return docs
-
-
-def load_meta(lines):
-    """k=v pairs of the '# meta k=v' lines (the guest's context)."""
-    meta = {}
-    for line in lines:
-        if line.startswith("# meta ") and "=" in line:
-            k, v = line[len("# meta "):].strip().split("=", 1)
-            meta[k] = v
-    return meta
 
 
 def latency(block):
