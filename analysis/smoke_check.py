@@ -223,7 +223,7 @@ def checks(results_dir):
     for exp in exps:
         ss = [s for s in series if s['experiment'] == exp]
         if exp == 'E6':
-            res.extend(_e6_coverage(ss, expected))
+            res.extend(_e6_coverage(ss, expected, meta.get('arch')))
             continue
         for inst in expected:
             n = sum(report.series_count(s) for s in ss if s['instrument'] == inst)
@@ -254,10 +254,24 @@ def _order_coverage(exp, ss, expected, backend=None):
     return res
 
 
-def _e6_coverage(ss, expected):
+# E6 dma: the instruments that time the kernel's sync function on its own
+# (the tracepoint times the module's call, which is the wrapper's work).
+E6_SYNC_INSTRUMENTS = ('ftrace', 'funclatency', 'bcc')
+
+
+def _e6_coverage(ss, expected, arch=None):
     """E6: insn and dma present; per backend, samples from every instrument
-    and every order."""
+    and every order; where DMA is not coherent (E6_AGREE_ARCHES), samples of
+    each op's arch_sync_dma_* function from every instrument that times it."""
     res = []
+    if arch in E6_AGREE_ARCHES:
+        for op in ('clean', 'inval'):
+            fn = report.ARCH_SYNC_DMA[op]
+            for inst in (i for i in expected if i in E6_SYNC_INSTRUMENTS):
+                n = sum(report.series_count(s) for s in ss
+                        if s['backend'] == 'dma' and s['instrument'] == inst
+                        and s['function'] == fn)
+                res.append((n > 0, f'E6 dma {fn} {inst}: {n} samples'))
     backends = sorted({s['backend'] for s in ss} | set(E6_REQUIRED_BACKENDS),
                       key=lambda b: (report.E6_BACKENDS.index(b)
                                      if b in report.E6_BACKENDS else 99, b))

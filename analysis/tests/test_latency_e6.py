@@ -82,19 +82,24 @@ def make_e6(path, arch='aarch64', dma_factor=1.1, arch_fn=True):
                           ftrace_text(fn, xs(op, be, k, fn)))
                     entry(f'funclatency-{op}-{be}{tag}-order{k}.txt', 'funclatency', op, fn,
                           be, k, funclatency_text(fn, xs(op, be, k, fn)))
-            lines = ['# my_shmem_lat raw v2',
-                     '# columns: ts_ns cpu pid op order size_bytes ns function']
-            tp = ['# tracer: nop']
-            for k in BASE:
-                for fn in fns:
+            # bcc: one run per function, as the runner does (--no-dma for
+            # the wrapper, --dma-only for the sync function)
+            for fn in fns:
+                lines = ['# my_shmem_lat raw v2',
+                         '# columns: ts_ns cpu pid op order size_bytes ns function']
+                for k in BASE:
                     lines += [f'{1000 + i} 1 300 {op} {k} {4096 << k} {x} {fn}'
                               for i, x in enumerate(xs(op, be, k, fn))]
+                n = len(lines) - 2
+                lines.append(f'# summary: samples={n} lost=0 calls={n}')
+                sync = fn != WRAPPER[op]
+                entry(f'bcc-{op}-{be}' + (f'-{fn}' if sync else '') + '.txt', 'bcc', op,
+                      fn if sync else None, be, None, '\n'.join(lines) + '\n')
+            tp = ['# tracer: nop']
+            for k in BASE:
                 tp += [f'    shmemctl-300   [001] .....   300.{i:06d}: {op}: '
                        f'size={4096 << k} order={k} backend={be} ns={x}'
                        for i, x in enumerate(xs(op, be, k, WRAPPER[op]))]
-            n = len(lines) - 2
-            lines.append(f'# summary: samples={n} lost=0 calls={n}')
-            entry(f'bcc-{op}-{be}.txt', 'bcc', op, None, be, None, '\n'.join(lines) + '\n')
             entry(f'tracepoint-{op}-{be}.txt', 'tracepoint', op, WRAPPER[op], be, None,
                   '\n'.join(tp) + '\n')
     with open(os.path.join(raw, 'index.json'), 'w') as f:
@@ -245,6 +250,19 @@ class E6SmokeTest(unittest.TestCase):
         self.assertEqual(1, rc)
         self.assertRegex(out, r'not ok \d+ - E6 dma bcc: 0 samples')
         self.assertRegex(out, r'ok \d+ - E6 insn bcc: 16 samples')
+
+    def test_a_sync_function_missing_from_an_instrument_fails_on_aarch64(self):
+        rc, out = self.smoke_keeping(lambda e: (e['instrument'], e['function'])
+                                     != ('bcc', 'arch_sync_dma_for_cpu'))
+        self.assertEqual(1, rc, out)
+        self.assertRegex(out, r'not ok \d+ - E6 dma arch_sync_dma_for_cpu bcc: 0 samples')
+        self.assertRegex(out, r'ok \d+ - E6 dma arch_sync_dma_for_device bcc: 8 samples')
+        self.assertRegex(out, r'ok \d+ - E6 dma arch_sync_dma_for_cpu ftrace: 8 samples')
+
+    def test_no_sync_function_expected_on_x86_64(self):
+        rc, out = self.smoke(arch='x86_64', arch_fn=False)
+        self.assertEqual(0, rc, out)
+        self.assertNotIn('arch_sync_dma_for_cpu bcc', out)
 
     def test_no_dma_backend_at_all_fails(self):
         rc, out = self.smoke_keeping(lambda e: e['backend'] != 'dma')

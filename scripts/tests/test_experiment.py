@@ -54,6 +54,11 @@ INDEX_KEYS = ('file', 'instrument', 'op', 'function', 'backend', 'order',
               'alloc_size', 'mapping_size')
 
 
+def report_wrapper(op):
+    """The module's wrapper for OP (what the bcc tool names in its samples)."""
+    return {'clean': 'my_shmem_dcache_clean_poc', 'inval': 'my_shmem_dcache_inval_poc'}[op]
+
+
 def read(path):
     with open(path) as f:
         return f.read()
@@ -436,7 +441,12 @@ class FakeRuns(unittest.TestCase):
                 self.assertEqual(e['alloc_size'], PAGE << e['order'], e['file'])
             self.assertIsInstance(e['mapping_size'], int)
             if e['instrument'] == 'bcc':
-                self.assertIsNone(e['function'])
+                # the wrapper's run: null (its samples name the function);
+                # the --dma-only run: the sync function, in the file name too
+                if e['function'] is not None:
+                    self.assertIn(e['function'], ('arch_sync_dma_for_device',
+                                                  'arch_sync_dma_for_cpu'))
+                    self.assertTrue(e['file'].endswith(f"-{e['function']}.txt"), e['file'])
             else:
                 self.assertTrue(e['function'])
             if e['op'] != 'tlb':
@@ -542,10 +552,20 @@ class FakeRuns(unittest.TestCase):
             self.assertEqual(dma[f'ftrace-{op}-dma-order2-{fn}.txt']['dat'],
                              f'ftrace-{op}-dma-{fn}.dat')
             # bcc times the wrapper alone (--no-dma): nested probes on the
-            # sync function would inflate the wrapper's time
+            # sync function would inflate the wrapper's time; a run of its
+            # own times the sync function alone (--dma-only)
             bcc = read(os.path.join(self.out, 'raw', 'E6', f'bcc-{op}-dma.txt'))
             self.assertNotIn(f' {fn}\n', bcc)
+            self.assertIn(f' {report_wrapper(op)}\n', bcc)
             self.assertEqual(dma[f'bcc-{op}-dma.txt']['samples'], dma[f'bcc-{op}-dma.txt']['calls'])
+            name = f'bcc-{op}-dma-{fn}.txt'
+            sync = read(os.path.join(self.out, 'raw', 'E6', name))
+            self.assertIn(f' {fn}\n', sync)
+            self.assertNotIn(f' {report_wrapper(op)}\n', sync)
+            e = dma[name]
+            self.assertEqual((e['instrument'], e['function'], e['op']), ('bcc', fn, op))
+            self.assertEqual(e['samples'], e['calls'])
+            self.assertGreater(e['samples'], 0)
         insn = [e for e in idx if e['backend'] == 'insn']
         self.assertFalse([e for e in insn if 'arch_sync' in (e['function'] or '')])
         self.assertEqual(self.meta()['experiments'], ['E6'])
