@@ -40,6 +40,9 @@ public:
 		const testing::TestResult *r = t.result();
 
 		n_++;
+		/* a comment before the result line: the cost of each test shows */
+		std::printf("# %s.%s: %lld ms\n", t.test_suite_name(), t.name(),
+			    static_cast<long long>(r->elapsed_time()));
 		if (r->Skipped()) {
 			std::string why;
 
