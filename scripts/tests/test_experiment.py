@@ -169,6 +169,29 @@ class Options(unittest.TestCase):
             self.assertIn(opt, r.stdout, opt)
 
 
+class Mounts(unittest.TestCase):
+    """fs_type(): where the workload lives decides whether it is staged on
+    tmpfs (a guest's 9p share re-reads the binary on every exec)."""
+    MOUNTS = """rootfs / rootfs rw 0 0
+repo /work/main 9p rw,trans=virtio 0 0
+tmpfs /tmp tmpfs rw 0 0
+/dev/vda1 /work/main/build/local ext4 rw 0 0
+share /my\\040dir 9p rw 0 0
+"""
+
+    def test_longest_mount_point_wins(self):
+        self.assertEqual(X.fs_type('/work/main/build/aarch64/bin/shmemctl', self.MOUNTS), '9p')
+        self.assertEqual(X.fs_type('/work/main/build/local/shmemctl', self.MOUNTS), 'ext4')
+        self.assertEqual(X.fs_type('/tmp/x', self.MOUNTS), 'tmpfs')
+        self.assertEqual(X.fs_type('/usr/bin/shmemctl', self.MOUNTS), 'rootfs')
+
+    def test_prefix_is_not_a_parent(self):
+        self.assertEqual(X.fs_type('/work/mainly/x', self.MOUNTS), 'rootfs')
+
+    def test_escaped_space(self):
+        self.assertEqual(X.fs_type('/my dir/shmemctl', self.MOUNTS), '9p')
+
+
 class Identification(unittest.TestCase):
     def lscpu(self, name):
         return read(os.path.join(FIX, name))
