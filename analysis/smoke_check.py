@@ -44,9 +44,20 @@ check fails, 2 when the directory cannot be read at all.  Checks:
      factor once each instrument's own per-call overhead -- its median with
      the `none` backend (E5) at the same order in the same run -- is taken
      off both medians.
+     A pair outside the factor by both of those measures still agrees when
+     the two instruments' fastest calls (a histogram's lowest bucket, as
+     above) are within the factor: under TCG the guest's clock is the
+     host's, so a burst of host load in one recorder's window (a CI run on a
+     shared machine had funclatency's median of E2 clean order 8 in
+     [262, 524) µs against 77-83 µs for the other three) slows that window's
+     calls and moves its median, but load only ever adds time, so its
+     fastest call stays put; a mislabelled
+     order, a wrong unit or a parser that picked the wrong call moves every
+     call, the fastest too.  The label says which measure agreed.
   6. E6, aarch64: for every instrument, op and order >= AGREE_MIN_ORDER, the
      `dma` and `insn` medians of the wrapper agree within the same factor
-     AGREE_RATIO (pair_ratio, histogram buckets as in 5).  Both run the same
+     AGREE_RATIO (pair_ratio, histogram buckets as in 5), or, as in 5, their
+     fastest calls do (the two backends run in different time windows).  Both run the same
      cache maintenance (dcache_clean_poc / dcache_inval_poc against the
      module's own loop); the DMA API adds a call chain, which is small
      against the instructions from order 4 up.  On x86_64 DMA is coherent:
@@ -82,6 +93,15 @@ def median_of(s):
     if 'hist' in s:
         return st['p50'], tuple(st['p50_bucket'])
     return st['p50'], None
+
+
+def fastest_of(s):
+    """(value, bucket) of a series' fastest call: bucket = the lowest
+    non-empty bucket (lo, hi) for a histogram, None for exact samples."""
+    if 'hist' in s:
+        lo, hi, _ = min((b for b in s['hist'] if b[2] > 0), key=lambda b: b[0])
+        return float(lo), (lo, hi)
+    return float(min(s['samples'])), None
 
 
 def pair_points(a, b):
@@ -163,17 +183,23 @@ def agreement(series, min_order=AGREE_MIN_ORDER, ratio=AGREE_RATIO, arch=None):
         if len({s['instrument'] for s in ss}) < 2:
             continue
         meds = {s['instrument']: median_of(s) for s in ss}
-        worst, pair, ok = 1.0, None, True
+        fast = {s['instrument']: fastest_of(s) for s in ss}
+        worst, pair, ok, by_fastest = 1.0, None, True, []
         names = sorted(meds)
         for i, a in enumerate(names):
             for b in names[i + 1:]:
                 r = pair_ratio(meds[a], meds[b])
                 # A pair outside the ratio still agrees when it is within the
                 # ratio once each instrument's own per-call overhead (its
-                # none-backend median at this order, same run) is taken off.
+                # none-backend median at this order, same run) is taken off,
+                # or when the two fastest calls are (load in one window).
                 if r > ratio and net_ratio(meds[a], meds[b], over.get((a, order), 0.0),
                                            over.get((b, order), 0.0)) > ratio:
-                    ok = False
+                    rf = pair_ratio(fast[a], fast[b])
+                    if rf > ratio:
+                        ok = False
+                    else:
+                        by_fastest.append(f'{a}/{b} x{rf:.2f}')
                 if r > worst:
                     worst, pair = r, (a, b)
         detail = ', '.join(f'{k} {v / 1000:.2f}' + (f' [{b[0] / 1000:.1f},{b[1] / 1000:.1f})'
@@ -184,6 +210,9 @@ def agreement(series, min_order=AGREE_MIN_ORDER, ratio=AGREE_RATIO, arch=None):
             detail += (f'; net of none-backend overhead ({pair[0]} {oa / 1000:.2f}, '
                        f'{pair[1]} {ob / 1000:.2f}): '
                        f'x{net_ratio(meds[pair[0]], meds[pair[1]], oa, ob):.2f}')
+        if ok and by_fastest:
+            detail += ('; the fastest calls agree (' + ', '.join(by_fastest)
+                       + '): load in one recorder\'s window')
         what = f'{exp} {op} order {order}'
         if (exp, op, order) in several or exp == 'E6':
             what = f'{exp} {op} {be}' + ('' if fn == report.WRAPPER.get(op) else f' {fn}') \
@@ -294,13 +323,14 @@ def e6_dma_insn(series, meta, min_order=AGREE_MIN_ORDER, ratio=AGREE_RATIO):
     dma is the API cost alone) the ratio is reported and passes."""
     arch = str(meta.get('arch') or '?')
     required = arch in E6_AGREE_ARCHES
-    med = {}
+    med, fast = {}, {}
     for s in series:
         if s['experiment'] != 'E6' or s['op'] == 'tlb' or s['order'] is None \
                 or s['order'] < min_order or not _is_wrapper(s) \
                 or not report.series_count(s):
             continue
-        med[(s['op'], s['instrument'], s['order'], s['backend'])] = median_of(s)
+        key = (s['op'], s['instrument'], s['order'], s['backend'])
+        med[key], fast[key] = median_of(s), fastest_of(s)
     res = []
     for (op, inst, order, be) in sorted(k for k in med if k[3] == 'dma'):
         ins = med.get((op, inst, order, 'insn'))
@@ -311,7 +341,16 @@ def e6_dma_insn(series, meta, min_order=AGREE_MIN_ORDER, ratio=AGREE_RATIO):
         label = (f'E6 {op} {inst} order {order}: dma {dma[0] / 1000:.2f} µs against '
                  f'insn {ins[0] / 1000:.2f} µs, x{r:.2f}')
         if required:
-            res.append((r <= ratio, label + f' (must agree within x{ratio:g} on {arch})'))
+            ok = r <= ratio
+            if not ok:
+                # as in agreement(): load in one window moves a median, not
+                # the fastest call
+                rf = pair_ratio(fast[(op, inst, order, be)], fast[(op, inst, order, 'insn')])
+                if rf <= ratio:
+                    ok = True
+                    label += (f'; the fastest calls agree (x{rf:.2f}): load in one '
+                              "recorder's window")
+            res.append((ok, label + f' (must agree within x{ratio:g} on {arch})'))
         else:
             why = ('DMA is coherent there: dma is the DMA API alone'
                    if arch in report.COHERENT_DMA_ARCHES else

@@ -205,6 +205,25 @@ class E6SmokeTest(unittest.TestCase):
         self.assertRegex(out, r'not ok \d+ - E6 inval bcc order 6: dma 320\.00 µs against insn '
                               r'80\.00 µs, x4\.00 \(must agree within x3 on aarch64\)')
 
+    def test_dma_median_moved_by_load_agrees_by_the_fastest_calls(self):
+        def series(be, xs):
+            return {'experiment': 'E6', 'op': 'inval', 'instrument': 'ftrace',
+                    'order': 6, 'backend': be, 'function': WRAPPER['inval'],
+                    'samples': xs}
+        insn = series('insn', [80000, 82000, 84000, 86000])
+        # three of four dma calls in a loaded window (x4), the fastest not
+        loaded = series('dma', [85000, 330000, 340000, 350000])
+        res = smoke_check.e6_dma_insn([insn, loaded], {'arch': 'aarch64'})
+        self.assertEqual(1, len(res))
+        self.assertTrue(res[0][0], res)
+        self.assertRegex(res[0][1], r"x4\.\d+; the fastest calls agree \(x1\.06\): load in one "
+                                    r"recorder's window \(must agree within x3 on aarch64\)")
+        # every dma call x4: not load, a real disagreement
+        slow = series('dma', [330000, 335000, 340000, 350000])
+        res = smoke_check.e6_dma_insn([insn, slow], {'arch': 'aarch64'})
+        self.assertFalse(res[0][0], res)
+        self.assertNotIn('fastest', res[0][1])
+
     def test_dma_far_from_insn_is_a_note_on_x86_64(self):
         rc, out = self.smoke(dma_factor=4, arch='x86_64', arch_fn=False)
         self.assertEqual(0, rc, out)

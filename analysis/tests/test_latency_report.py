@@ -244,6 +244,42 @@ class SmokeCheckTest(unittest.TestCase):
             self.assertRegex(out, r'not ok \d+ - E2 clean order 6: medians agree')
             self.assertRegex(out, r'ok \d+ - E2 clean order 4: medians agree')
 
+    def write_funclatency_order6(self, p, buckets):
+        """Replace E2's funclatency order-6 histogram with {lo: count}."""
+        rows = [f'     {lo} -> {2 * lo - 1}      : {c}        |****|'
+                for lo, c in sorted(buckets.items())]
+        with open(os.path.join(p, 'raw', 'E2', 'funclatency-clean-order6.txt'), 'w') as f:
+            f.write('Tracing my_shmem_dcache_clean_poc.  Hit Ctrl-C to exit\n\n'
+                    '     nsec                : count    distribution\n'
+                    + '\n'.join(rows) + '\nExiting trace of my_shmem_dcache_clean_poc\n')
+
+    def test_load_in_one_window_agrees_by_the_fastest_calls(self):
+        # the CI failure's shape: most of funclatency's calls slowed ~x6 in
+        # its window (median bucket [524, 1049) µs against 80-92 µs), its
+        # fastest call in the bucket of the others' [65, 131) µs
+        with RunDir() as p:
+            self.write_funclatency_order6(p, {65536: 1, 524288: 3})
+            rc, out, _ = quiet(smoke_check.main, [p])
+            self.assertEqual(0, rc, out)
+            self.assertRegex(out, r'ok \d+ - E2 clean order 6: medians agree within x3 '
+                                  r'\(worst x\d+\.\d+ [a-z]+/[a-z]+;.*the fastest calls agree '
+                                  r"\(.*funclatency.*\): load in one recorder's window\)")
+
+    def test_every_call_slower_fails_although_load_could_explain_a_median(self):
+        # every funclatency call in [524, 1049) µs: the fastest call moved
+        # too, so this is a wrong order, unit or function, not load
+        with RunDir() as p:
+            self.write_funclatency_order6(p, {524288: 4})
+            rc, out, _ = quiet(smoke_check.main, [p])
+            self.assertEqual(1, rc, out)
+            self.assertRegex(out, r'not ok \d+ - E2 clean order 6: medians agree within x3')
+            self.assertNotIn('fastest calls agree', out)
+
+    def test_fastest_of(self):
+        self.assertEqual((3.0, None), smoke_check.fastest_of({'samples': [5, 3, 9]}))
+        self.assertEqual((4096.0, (4096, 8192)), smoke_check.fastest_of(
+            {'hist': [(2048, 4096, 0), (4096, 8192, 2), (8192, 16384, 5)]}))
+
     def test_histogram_bucket_counts_as_nearest_point(self):
         # medians (value, bucket): 24576 in [16384, 32768) against 40000:
         # nearest point 32768, ratio 40000 / 32768
