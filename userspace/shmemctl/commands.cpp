@@ -1086,6 +1086,37 @@ int run_command(const Options &o, std::ostream &out, std::ostream &err)
 	}
 }
 
+// A word where a command was expected ("shmemctl frobnicate", "shmemctl seg
+// frob"): CLI11 reports only that a subcommand is required, so name the word
+// and the commands of that level. False when @e is some other error.
+static bool unknown_command(const CLI::App &app, const CLI::ParseError &e, std::ostream &err)
+{
+	const CLI::App *level = &app;
+	std::string path = "shmemctl";
+
+	if (!dynamic_cast<const CLI::RequiredError *>(&e))
+		return false;
+	for (;;) {
+		std::vector<const CLI::App *> used = level->get_subcommands(
+			[](const CLI::App *s) { return s->parsed(); });
+		if (used.empty())
+			break;
+		level = used.front();
+		path += " " + level->get_name();
+	}
+	// the word may sit with any level's leftovers (CLI11 hands a word no
+	// level takes back up the chain)
+	std::vector<std::string> words = app.remaining(true);
+	if (words.empty() || words.front().starts_with("-") || level->get_require_subcommand_min() == 0)
+		return false;
+	std::string names;
+	for (const CLI::App *s : level->get_subcommands({}))
+		names += (names.empty() ? "" : ", ") + s->get_name();
+	err << path << ": unknown command '" << words.front() << "' (commands: " << names
+	    << "); see " << path << " --help\n";
+	return true;
+}
+
 int main_with(int argc, char **argv, std::ostream &out, std::ostream &err)
 {
 	Options o;
@@ -1100,7 +1131,8 @@ int main_with(int argc, char **argv, std::ostream &out, std::ostream &err)
 	} catch (const CLI::CallForVersion &e) {
 		return app->exit(e, out, err);
 	} catch (const CLI::ParseError &e) {
-		app->exit(e, out, err);
+		if (!unknown_command(*app, e, err))
+			app->exit(e, out, err);
 		return 2;
 	}
 	return run_command(o, out, err);

@@ -1396,6 +1396,27 @@ TEST(Cli, MainWithExitsTwoOnUsageErrors)
 	EXPECT_TRUE(contains(r.err, "--order")) << r.err;
 }
 
+TEST(Cli, UnknownCommandIsNamedWithTheCommandsOfItsLevel)
+{
+	Result r = ctl({ "frobnicate" });
+	EXPECT_EQ(r.rc, 2);
+	EXPECT_EQ(r.out, "");
+	EXPECT_TRUE(r.err.starts_with("shmemctl: unknown command 'frobnicate' (commands: status, "))
+		<< r.err;
+	EXPECT_TRUE(contains(r.err, "); see shmemctl --help\n")) << r.err;
+
+	r = ctl({ "--json", "seg", "frob", "1" });
+	EXPECT_EQ(r.rc, 2);
+	EXPECT_TRUE(r.err.starts_with("shmemctl seg: unknown command 'frob' (commands: create, "))
+		<< r.err;
+	EXPECT_TRUE(contains(r.err, "see shmemctl seg --help")) << r.err;
+
+	// no word at all: CLI11's own message
+	r = ctl({ "seg" });
+	EXPECT_EQ(r.rc, 2);
+	EXPECT_TRUE(contains(r.err, "A subcommand is required")) << r.err;
+}
+
 TEST(Cli, Version)
 {
 	for (const char *flag : { "--version", "-V" }) {
