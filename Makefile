@@ -71,7 +71,7 @@ UDEVRULESDIR ?= /etc/udev/rules.d
 # The module goes to the kernel whose build tree is KDIR (default: the running
 # kernel's headers), under /lib/modules/<release>/updates/ ($(DESTDIR) first).
 INSTALL_KDIR = $(or $(KDIR),/lib/modules/$(shell uname -r)/build)
-INSTALL_KREL = $(or $(shell cat $(INSTALL_KDIR)/include/config/kernel.release 2>/dev/null),$(shell uname -r))
+INSTALL_KREL = $(or $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"$$/\1/p' $(INSTALL_KDIR)/include/generated/utsrelease.h 2>/dev/null),$(shell uname -r))
 DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' dkms.conf)
 DKMS_SRC = $(DESTDIR)/usr/src/my_shmem-$(DKMS_VERSION)
 
