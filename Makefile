@@ -9,8 +9,9 @@
 #                 smoke run of the latency pipeline on both arches (scripts/check --help)
 #   make demo     the thesis' writer and reader over 64 pages, and the module's counters
 #   make bench    first-touch and MSI benchmarks in the guest (JSON under build/bench/)
-#   make lint     checkpatch --strict and sparse over kmod/, shellcheck and pyflakes over every
-#                 script, ASan+UBSan and TSan host builds running their tests (scripts/lint --help)
+#   make lint     checkpatch --strict and sparse over kmod/, the in-tree build in Debian's
+#                 6.1 and 6.12 sources, shellcheck and pyflakes over every script, ASan+UBSan
+#                 and TSan host builds running their tests (scripts/lint --help)
 #   make module   build kmod/ against the running kernel (or KDIR=...) — for a real board
 #   make tools    shmemctl, libmy_shmem and the man page for this machine (build/host/)
 #   make install  shmemctl, libmy_shmem.a, its headers and pkg-config file, the man page,
