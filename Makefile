@@ -20,7 +20,8 @@
 #                 modules_install (PREFIX=/usr/local, DESTDIR=, UDEVRULESDIR=); make uninstall
 #   make dkms-install  the module's source to /usr/src/my_shmem-<version> and dkms install
 #                 (rebuilt on kernel upgrades); make dkms-uninstall
-#   make deb      Debian packages my-shmem-dkms, shmemctl, libmy-shmem-dev (build/deb/)
+#   make deb      Debian packages my-shmem-dkms, shmemctl, libmy-shmem-dev (build/deb/);
+#                 make check-packages installs them in a guest and tests them (15-25 min)
 #
 # Everything fetched or built from outside the repo is cached in
 # MY_SHMEM_CACHE (default ~/.cache/my_shmem); build output goes to build/.
@@ -45,7 +46,7 @@ CXXFLAGS_USER := -std=c++20 -O2 -g -Wall -Wextra -Werror
 
 .PHONY: FORCE anchor all demo run check bench lint module tools install uninstall guest-prep guest-module guest-bins deps clean help
 .PHONY: install-tools install-udev install-module uninstall-tools uninstall-udev uninstall-module
-.PHONY: dkms-install dkms-uninstall deb
+.PHONY: dkms-install dkms-uninstall deb check-packages
 
 all: module
 
@@ -137,6 +138,13 @@ endif
 # --- Debian packages (dpkg-buildpackage from a copy of the tree, build/deb/) -----
 deb:
 	scripts/deb-build
+
+# The packages end to end in an x86_64 rootfs guest (scripts/tests/test-packages;
+# 15-25 minutes, not part of make check: scripts/check --packages adds it).
+check-packages:
+	scripts/deb-build
+	scripts/vm-run --rootfs --arch x86_64 --kernel 6.12 --timeout 3000 -- \
+		scripts/tests/test-packages --deps "$$(scripts/deb-guest-deps --arch x86_64 udev xz-utils pahole)"
 
 # --- for a guest: called by scripts/vm-run with KDIR/KREL of the guest kernel ---
 guest-prep: guest-module guest-bins
