@@ -99,15 +99,19 @@ ifeq ($(DESTDIR),)
 endif
 
 # Without the kernel's build tree the module is left out, with a note (make
-# dkms-install, the my-shmem-dkms package or KDIR=... install it). Staged
+# dkms-install, the my-shmem-dkms package or KDIR=... install it). Built in
+# build/install/ (a copy, as guest-prep does: kmod/ stays clean). Staged
 # installs (DESTDIR) run no depmod; the live one does.
 install-module:
 	@if [ ! -f "$(INSTALL_KDIR)/Makefile" ]; then \
 	  echo "make install: module left out: no kernel build tree at $(INSTALL_KDIR)" >&2; \
 	  echo "  (install the headers of kernel $(INSTALL_KREL), give KDIR=..., or use make dkms-install)" >&2; \
 	else \
-	  $(MAKE) -C $(INSTALL_KDIR) M=$(REPO)/kmod modules && \
-	  $(MAKE) -C $(INSTALL_KDIR) M=$(REPO)/kmod INSTALL_MOD_DIR=updates \
+	  rm -rf $(BUILD)/install/kmod && mkdir -p $(BUILD)/install/kmod $(BUILD)/install/uapi/linux && \
+	  cp kmod/*.c kmod/*.h kmod/Kbuild $(BUILD)/install/kmod/ && \
+	  cp uapi/linux/my_shmem.h $(BUILD)/install/uapi/linux/ && \
+	  $(MAKE) -C $(INSTALL_KDIR) M=$(BUILD)/install/kmod modules && \
+	  $(MAKE) -C $(INSTALL_KDIR) M=$(BUILD)/install/kmod INSTALL_MOD_DIR=updates \
 	    $(if $(DESTDIR),INSTALL_MOD_PATH=$(DESTDIR) DEPMOD=true) modules_install; \
 	fi
 
