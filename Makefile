@@ -9,15 +9,22 @@
 #                 smoke run of the latency pipeline on both arches (scripts/check --help)
 #   make demo     the thesis' writer and reader over 64 pages, and the module's counters
 #   make bench    first-touch and MSI benchmarks in the guest (JSON under build/bench/)
-#   make lint     checkpatch --strict and sparse over kmod/, shellcheck and pyflakes over every
-#                 script, ASan+UBSan and TSan host builds running their tests (scripts/lint --help)
+#   make lint     checkpatch --strict and sparse over kmod/, the in-tree build in Debian's
+#                 6.1 and 6.12 sources, shellcheck and pyflakes over every script, ASan+UBSan
+#                 and TSan host builds running their tests (scripts/lint --help)
 #   make module   build kmod/ against the running kernel (or KDIR=...) — for a real board
 #   make tools    shmemctl, libmy_shmem and the man page for this machine (build/host/)
-#   make install  shmemctl, libmy_shmem.a, its headers and pkg-config file, the man page
-#                 and bash completion (PREFIX=/usr/local, DESTDIR=); make uninstall
+#   make install  shmemctl, libmy_shmem.a, its headers and pkg-config file, the man page,
+#                 bash completion, the udev rule (group my_shmem, 0660) and, when the
+#                 kernel's headers are there (or KDIR=...), the module through
+#                 modules_install (PREFIX=/usr/local, DESTDIR=, UDEVRULESDIR=); make uninstall
+#   make dkms-install  the module's source to /usr/src/my_shmem-<version> and dkms install
+#                 (rebuilt on kernel upgrades); make dkms-uninstall
+#   make deb      Debian packages my-shmem-dkms, shmemctl, libmy-shmem-dev (build/deb/);
+#                 make check-packages installs them in a guest and tests them (15-25 min)
 #
 # Everything fetched or built from outside the repo is cached in
-# $(MY_SHMEM_CACHE) (default ~/.cache/my_shmem); build output goes to build/.
+# MY_SHMEM_CACHE (default ~/.cache/my_shmem); build output goes to build/.
 
 REPO := $(CURDIR)
 BUILD := $(REPO)/build
@@ -38,11 +45,15 @@ GUEST_BIN := $(BUILD)/$(GUEST_ARCH)/bin
 CXXFLAGS_USER := -std=c++20 -O2 -g -Wall -Wextra -Werror
 
 .PHONY: FORCE anchor all demo run check bench lint module tools install uninstall guest-prep guest-module guest-bins deps clean help
+.PHONY: install-tools install-udev install-module uninstall-tools uninstall-udev uninstall-module
+.PHONY: dkms-install dkms-uninstall deb check-packages
 
 all: module
 
+# The comment block at the top of this file, up to its first line that is not
+# a comment.
 help:
-	@sed -n '2,/^$$/{/^#/{s/^# \{0,1\}//;p}}' Makefile
+	@sed -n '2,/^[^#]/{/^#/!q;s/^# \{0,1\}//;p}' $(firstword $(MAKEFILE_LIST))
 
 deps:
 	scripts/install-deps
@@ -55,8 +66,89 @@ module:
 tools:
 	$(MAKE) -C userspace TARGET=host
 
-install uninstall:
-	$(MAKE) -C userspace TARGET=host $@ $(if $(PREFIX),PREFIX=$(PREFIX)) $(if $(DESTDIR),DESTDIR=$(DESTDIR))
+# --- make install / uninstall (PREFIX, DESTDIR honoured) ---------------------------
+# udev reads rules from /etc/udev/rules.d (the administrator's) and
+# /usr/lib/udev/rules.d (packages'), never from under /usr/local.
+UDEVRULESDIR ?= /etc/udev/rules.d
+# The module goes to the kernel whose build tree is KDIR (default: the running
+# kernel's headers), under /lib/modules/<release>/updates/ ($(DESTDIR) first).
+INSTALL_KDIR = $(or $(KDIR),/lib/modules/$(shell uname -r)/build)
+INSTALL_KREL = $(or $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"$$/\1/p' $(INSTALL_KDIR)/include/generated/utsrelease.h 2>/dev/null),$(shell uname -r))
+DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' dkms.conf)
+DKMS_SRC = $(DESTDIR)/usr/src/my_shmem-$(DKMS_VERSION)
+
+install: install-tools install-udev install-module
+uninstall: uninstall-tools uninstall-udev uninstall-module
+
+install-tools uninstall-tools:
+	$(MAKE) -C userspace TARGET=host $(@:-tools=) $(if $(PREFIX),PREFIX=$(PREFIX)) $(if $(DESTDIR),DESTDIR=$(DESTDIR))
+
+# On the live system (no DESTDIR) also the group the rule names, and udev told.
+install-udev:
+	install -D -m 0644 udev/60-my_shmem.rules $(DESTDIR)$(UDEVRULESDIR)/60-my_shmem.rules
+ifeq ($(DESTDIR),)
+	getent group my_shmem >/dev/null || groupadd --system my_shmem
+	-udevadm control --reload 2>/dev/null && udevadm trigger --name-match=my_shmem 2>/dev/null
+endif
+
+uninstall-udev:
+	rm -f $(DESTDIR)$(UDEVRULESDIR)/60-my_shmem.rules
+ifeq ($(DESTDIR),)
+	-udevadm control --reload 2>/dev/null
+	@echo "make uninstall: the group my_shmem stays (groupdel my_shmem removes it)"
+endif
+
+# Without the kernel's build tree the module is left out, with a note (make
+# dkms-install, the my-shmem-dkms package or KDIR=... install it). Built in
+# build/install/ (a copy, as guest-prep does: kmod/ stays clean). Staged
+# installs (DESTDIR) run no depmod; the live one does.
+install-module:
+	@if [ ! -f "$(INSTALL_KDIR)/Makefile" ]; then \
+	  echo "make install: module left out: no kernel build tree at $(INSTALL_KDIR)" >&2; \
+	  echo "  (install the headers of kernel $(INSTALL_KREL), give KDIR=..., or use make dkms-install)" >&2; \
+	else \
+	  rm -rf $(BUILD)/install/kmod && mkdir -p $(BUILD)/install/kmod $(BUILD)/install/uapi/linux && \
+	  cp kmod/*.c kmod/*.h kmod/Kbuild $(BUILD)/install/kmod/ && \
+	  cp uapi/linux/my_shmem.h $(BUILD)/install/uapi/linux/ && \
+	  $(MAKE) -C $(INSTALL_KDIR) M=$(BUILD)/install/kmod modules && \
+	  $(MAKE) -C $(INSTALL_KDIR) M=$(BUILD)/install/kmod INSTALL_MOD_DIR=updates \
+	    $(if $(DESTDIR),INSTALL_MOD_PATH=$(DESTDIR) DEPMOD=true) modules_install; \
+	fi
+
+uninstall-module:
+	rm -f $(DESTDIR)/lib/modules/$(INSTALL_KREL)/updates/my_shmem.ko*
+	-rmdir $(DESTDIR)/lib/modules/$(INSTALL_KREL)/updates 2>/dev/null
+ifeq ($(DESTDIR),)
+	-depmod -a $(INSTALL_KREL)
+endif
+
+# --- DKMS: the module's source under /usr/src, built for each kernel by dkms ----
+dkms-install:
+	install -d $(DKMS_SRC)/kmod $(DKMS_SRC)/uapi/linux
+	install -m 0644 dkms.conf $(DKMS_SRC)/dkms.conf
+	install -m 0644 kmod/*.c kmod/*.h kmod/Kbuild $(DKMS_SRC)/kmod/
+	install -m 0644 uapi/linux/my_shmem.h $(DKMS_SRC)/uapi/linux/
+ifeq ($(DESTDIR),)
+	dkms status -m my_shmem -v $(DKMS_VERSION) | grep . >/dev/null || dkms add -m my_shmem -v $(DKMS_VERSION)
+	dkms install -m my_shmem -v $(DKMS_VERSION)
+endif
+
+dkms-uninstall:
+ifeq ($(DESTDIR),)
+	-dkms remove -m my_shmem -v $(DKMS_VERSION) --all
+endif
+	rm -rf $(DKMS_SRC)
+
+# --- Debian packages (dpkg-buildpackage from a copy of the tree, build/deb/) -----
+deb:
+	scripts/deb-build
+
+# The packages end to end in an x86_64 rootfs guest (scripts/tests/test-packages;
+# 15-25 minutes, not part of make check: scripts/check --packages adds it).
+check-packages:
+	scripts/deb-build
+	scripts/vm-run --rootfs --arch x86_64 --kernel 6.12 --timeout 3000 -- \
+		scripts/tests/test-packages --deps "$$(scripts/deb-guest-deps --arch x86_64 udev xz-utils pahole)"
 
 # --- for a guest: called by scripts/vm-run with KDIR/KREL of the guest kernel ---
 guest-prep: guest-module guest-bins

@@ -26,7 +26,7 @@
 #include <linux/mutex.h>
 #include <linux/xarray.h>
 
-#include "../uapi/linux/my_shmem.h"
+#include <linux/my_shmem.h>
 #include "compat.h"
 
 #if MY_SHMEM_PAGE_ORDER_MAX < MY_SHMEM_MAX_ORDER
