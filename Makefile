@@ -21,7 +21,8 @@
 #   make dkms-install  the module's source to /usr/src/my_shmem-<version> and dkms install
 #                 (rebuilt on kernel upgrades); make dkms-uninstall
 #   make deb      Debian packages my-shmem-dkms, shmemctl, libmy-shmem-dev (build/deb/);
-#                 make check-packages installs them in a guest and tests them (15-25 min)
+#                 make check-packages installs them in a guest and tests them (about 10
+#                 min; make check runs that too)
 #
 # Everything fetched or built from outside the repo is cached in
 # MY_SHMEM_CACHE (default ~/.cache/my_shmem); build output goes to build/.
@@ -144,7 +145,8 @@ deb:
 	scripts/deb-build
 
 # The packages end to end in an x86_64 rootfs guest (scripts/tests/test-packages;
-# 15-25 minutes, not part of make check: scripts/check --packages adds it).
+# about 10 minutes with the package build; make check runs it as the suite
+# guest-x86_64-packages, scripts/check --no-packages leaves it out).
 check-packages:
 	scripts/deb-build
 	scripts/vm-run --rootfs --arch x86_64 --kernel 6.12 --timeout 3000 -- \
