@@ -25,8 +25,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -1209,20 +1207,12 @@ TEST_F_TIMEOUT(model, random_run, 600)
 #define LT_PAGES	4
 
 /*
- * A barrier in ordinary memory that spins a little, yields a little, then
- * sleeps on a futex: a futex sleep and wake-up per iteration
- * (pthread_barrier_wait()) costs more than the iteration itself under TCG,
- * and there may be more threads than vCPUs. Yielding alone was not enough
- * on a loaded host: CFS (6.1) may return from sched_yield() to the same
- * task, which then spins on while the thread it waits for is runnable on
- * the same vCPU, and a spinning vCPU takes host CPU from the other one.
- * 4-node message passing, x86_64 6.1 guest, host busy with two spinning
- * processes: 184 s yielding, 35 s with the futex (store buffering 154 s,
- * 102 s); a loaded make check once had it at 218 s against 6 s on 6.12.
- * The futex is woken only when someone sleeps on it.
+ * A barrier in ordinary memory that spins a little, then yields: a futex
+ * sleep and wake-up per iteration (pthread_barrier_wait()) costs more than
+ * the iteration itself under TCG, and there may be more threads than vCPUs.
  */
 struct spin_barrier {
-	_Atomic unsigned int count, gen, sleepers;
+	_Atomic unsigned int count, gen;
 	unsigned int n;
 };
 
@@ -1233,23 +1223,11 @@ static void spin_barrier_wait(struct spin_barrier *b)
 	if (atomic_fetch_add(&b->count, 1) + 1 == b->n) {
 		atomic_store(&b->count, 0);
 		atomic_fetch_add(&b->gen, 1);
-		/* after gen: a sleeper counted later sees the new gen in FUTEX_WAIT */
-		if (atomic_load(&b->sleepers))
-			syscall(SYS_futex, (void *)&b->gen, FUTEX_WAKE_PRIVATE, INT_MAX,
-				NULL, NULL, 0);
 		return;
 	}
-	while (atomic_load(&b->gen) == gen) {
-		if (++spins <= 200)
-			continue;
-		if (spins <= 250) {
+	while (atomic_load(&b->gen) == gen)
+		if (++spins > 200)
 			sched_yield();
-			continue;
-		}
-		atomic_fetch_add(&b->sleepers, 1);
-		syscall(SYS_futex, (void *)&b->gen, FUTEX_WAIT_PRIVATE, gen, NULL, NULL, 0);
-		atomic_fetch_sub(&b->sleepers, 1);
-	}
 }
 
 struct litmus_run {
