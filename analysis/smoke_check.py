@@ -51,14 +51,14 @@ check fails, 2 when the directory cannot be read at all.  Checks:
      shared machine had funclatency's median of E2 clean order 8 in
      [262, 524) µs against 77-83 µs for the other three) slows that window's
      calls and moves its median, but load only ever adds time, so its
-     fastest call stays put; a mislabelled
-     order, a wrong unit or a parser that picked the wrong call moves every
-     call, the fastest too.  The label says which measure agreed.
+     fastest call stays put; a mislabelled order, a wrong unit or a parser
+     that picked the wrong call moves every call, the fastest too.  The
+     label says which measure agreed.
   6. E6, aarch64: for every instrument, op and order >= AGREE_MIN_ORDER, the
      `dma` and `insn` medians of the wrapper agree within the same factor
      AGREE_RATIO (pair_ratio, histogram buckets as in 5), or, as in 5, their
-     fastest calls do (the two backends run in different time windows).  Both run the same
-     cache maintenance (dcache_clean_poc / dcache_inval_poc against the
+     fastest calls do (the two backends run in different time windows).
+     Both run the same cache maintenance (dcache_clean_poc / dcache_inval_poc against the
      module's own loop); the DMA API adds a call chain, which is small
      against the instructions from order 4 up.  On x86_64 DMA is coherent:
      `dma` times the DMA API alone, so no agreement is expected; the ratio is
@@ -102,6 +102,17 @@ def fastest_of(s):
         lo, hi, _ = min((b for b in s['hist'] if b[2] > 0), key=lambda b: b[0])
         return float(lo), (lo, hi)
     return float(min(s['samples'])), None
+
+
+LOAD_NOTE = "load in one recorder's window"
+
+
+def fastest_agree(fa, fb, ratio):
+    """For two series whose medians disagree: the ratio of their fastest
+    calls (fastest_of()) when it is within ratio -- load in one recorder's
+    window moved a median, not the fastest call -- else None."""
+    rf = pair_ratio(fa, fb)
+    return rf if rf <= ratio else None
 
 
 def pair_points(a, b):
@@ -195,8 +206,8 @@ def agreement(series, min_order=AGREE_MIN_ORDER, ratio=AGREE_RATIO, arch=None):
                 # or when the two fastest calls are (load in one window).
                 if r > ratio and net_ratio(meds[a], meds[b], over.get((a, order), 0.0),
                                            over.get((b, order), 0.0)) > ratio:
-                    rf = pair_ratio(fast[a], fast[b])
-                    if rf > ratio:
+                    rf = fastest_agree(fast[a], fast[b], ratio)
+                    if rf is None:
                         ok = False
                     else:
                         by_fastest.append(f'{a}/{b} x{rf:.2f}')
@@ -211,8 +222,7 @@ def agreement(series, min_order=AGREE_MIN_ORDER, ratio=AGREE_RATIO, arch=None):
                        f'{pair[1]} {ob / 1000:.2f}): '
                        f'x{net_ratio(meds[pair[0]], meds[pair[1]], oa, ob):.2f}')
         if ok and by_fastest:
-            detail += ('; the fastest calls agree (' + ', '.join(by_fastest)
-                       + '): load in one recorder\'s window')
+            detail += f'; the fastest calls agree ({", ".join(by_fastest)}): {LOAD_NOTE}'
         what = f'{exp} {op} order {order}'
         if (exp, op, order) in several or exp == 'E6':
             what = f'{exp} {op} {be}' + ('' if fn == report.WRAPPER.get(op) else f' {fn}') \
@@ -341,16 +351,12 @@ def e6_dma_insn(series, meta, min_order=AGREE_MIN_ORDER, ratio=AGREE_RATIO):
         label = (f'E6 {op} {inst} order {order}: dma {dma[0] / 1000:.2f} µs against '
                  f'insn {ins[0] / 1000:.2f} µs, x{r:.2f}')
         if required:
-            ok = r <= ratio
-            if not ok:
-                # as in agreement(): load in one window moves a median, not
-                # the fastest call
-                rf = pair_ratio(fast[(op, inst, order, be)], fast[(op, inst, order, 'insn')])
-                if rf <= ratio:
-                    ok = True
-                    label += (f'; the fastest calls agree (x{rf:.2f}): load in one '
-                              "recorder's window")
-            res.append((ok, label + f' (must agree within x{ratio:g} on {arch})'))
+            rf = None if r <= ratio else fastest_agree(
+                fast[(op, inst, order, be)], fast[(op, inst, order, 'insn')], ratio)
+            if rf is not None:
+                label += f'; the fastest calls agree (x{rf:.2f}): {LOAD_NOTE}'
+            res.append((r <= ratio or rf is not None,
+                        label + f' (must agree within x{ratio:g} on {arch})'))
         else:
             why = ('DMA is coherent there: dma is the DMA API alone'
                    if arch in report.COHERENT_DMA_ARCHES else
