@@ -34,7 +34,6 @@ FIXTURE_TEARDOWN(cache)
 	trace_write("current_tracer", "nop");
 	trace_write("set_ftrace_filter", "");
 	trace_write("set_graph_function", "");
-	trace_write("set_ftrace_pid", "");
 	trace_write("options/funcgraph-irqs", "1");	/* the default */
 	param_set("backend", self->saved_backend);
 	set_order(self->saved_order);
@@ -388,17 +387,24 @@ TEST_F(cache, dma_backend_round_trip)
  * one of arch_sync_dma_for_cpu(), functions ftrace can hook (the latency
  * runner times them).  On x86_64 DMA is coherent: the kernel has no such
  * functions and the syncs do no cache maintenance.
+ *
+ * The calls are counted in the graphs of the module's two wrappers rather
+ * than by filtering on this process's pid. Clearing set_ftrace_pid can
+ * leave a CPU ignoring every task until the next pid write: 6.12's
+ * clear_ftrace_pids() resets each CPU's flag after unregistering the
+ * sched_switch probe but before waiting for a probe still running on
+ * another CPU, which may set it again. A suspect (not reproduced) for the
+ * empty function_graph batches timing_only_when_enabled has seen.
  */
 TEST_F(cache, dma_reaches_arch_sync)
 {
 	bool arm64 = !strcmp(guest_arch(), "aarch64");
 	struct my_shmem_sync req;
-	char pid[32];
 	uint32_t *p;
 	long n;
 
-	if (access(TRACEFS "available_filter_functions", R_OK))
-		SKIP(return, "no %savailable_filter_functions (tracefs not mounted)", TRACEFS);
+	if (access(TRACEFS "set_graph_function", W_OK))
+		SKIP(return, "no %sset_graph_function (function_graph tracer missing)", TRACEFS);
 	if (!arm64) {
 		EXPECT_FALSE(trace_has_function("arch_sync_dma_for_device"))
 			TH_LOG("%s has arch_sync_dma_for_device: its DMA is not coherent?", guest_arch());
@@ -416,15 +422,19 @@ TEST_F(cache, dma_reaches_arch_sync)
 	ASSERT_NE(MAP_FAILED, p);
 	p[0] = THESIS_PATTERN;	/* backs one order-1 run */
 
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	ASSERT_EQ(0, trace_write("set_ftrace_pid", pid));
+	ASSERT_EQ(0, trace_write("options/funcgraph-irqs", "0"));
 	ASSERT_EQ(0, trace_write("set_ftrace_filter",
+				 "my_shmem_dcache_clean_poc\nmy_shmem_dcache_inval_poc\n"
 				 "arch_sync_dma_for_device\narch_sync_dma_for_cpu\n"));
-	ASSERT_EQ(0, trace_write("current_tracer", "function"));
+	ASSERT_EQ(0, trace_write("set_graph_function",
+				 "my_shmem_dcache_clean_poc\nmy_shmem_dcache_inval_poc\n"));
+	ASSERT_EQ(0, trace_write("current_tracer", "function_graph"));
 	ASSERT_EQ(0, trace_write("trace", ""));
 	ASSERT_EQ(0, ioctl(self->fd, MY_SHMEM_IOC_SYNC, &req));
 	ASSERT_EQ(1, req.allocs);
 	/* Read before the tracer goes: switching tracers empties the buffer. */
+	n = trace_count("my_shmem_dcache_");
+	ASSERT_LE(2, n) TH_LOG("function_graph saw %ld wrapper lines for one clean and one inval", n);
 	n = trace_count("arch_sync_dma_for_device");
 	EXPECT_EQ(1, n) TH_LOG("clean of one run: %ld calls of arch_sync_dma_for_device", n);
 	n = trace_count("arch_sync_dma_for_cpu");
@@ -517,13 +527,57 @@ TEST_F(cache, trace_formats_decode_enums)
  * by function_graph, my_shmem_dcache_inval_poc() calls ktime_get() when
  * my_shmem:inval is on and never when it is off; the call is counted
  * either way.
+ *
+ * Each half makes TIMING_CALLS calls. A softirq run at the end of an
+ * interrupt that lands inside the wrapper is part of its graph (the
+ * funcgraph-irqs option leaves out hard interrupts only) and may read the
+ * clock. A wrapper that reads the clock while its event is off does so on
+ * every call, so "fewer reads than half the calls" still tells the two
+ * apart.
+ *
+ * Under the aarch64 debug kernel on a loaded host, function_graph now and
+ * then recorded nothing of a batch: none of its 16 wrapper calls once, none
+ * of its 32 clock reads (the same calls' inval events in the buffer)
+ * another time, in 96 runs of cache_test; once more in CI. Cause not found.
+ * A batch whose wrapper calls were not all recorded says nothing about the
+ * clock: it is logged and made again, up to TIMING_TRIES times.
  */
-TEST_F(cache, timing_only_when_enabled)
+#define TIMING_CALLS 16
+#define TIMING_TRIES 3
+
+/* TIMING_CALLS invalidations; the number of clock reads graphed, or -1. */
+static long timing_batch(struct __test_metadata *_metadata, int fd,
+			 struct my_shmem_sync *req, const char *half)
 {
 	struct shm_stats st0, st1;
+	long calls;
+	int try, i;
+
+	for (try = 1; try <= TIMING_TRIES; try++) {
+		if (trace_write("trace", ""))
+			return -1;
+		if (get_stats(fd, &st0))
+			return -1;
+		for (i = 0; i < TIMING_CALLS; i++)
+			if (ioctl(fd, MY_SHMEM_IOC_SYNC, req))
+				return -1;
+		if (get_stats(fd, &st1))
+			return -1;
+		EXPECT_EQ(st0.invals + TIMING_CALLS, st1.invals);
+		calls = trace_count("my_shmem_dcache_inval_poc");
+		if (calls >= TIMING_CALLS)
+			return trace_count("ktime_get");
+		TH_LOG("%s, try %d: function_graph recorded %ld of %d wrapper calls",
+		       half, try, calls, TIMING_CALLS);
+	}
+	return -1;
+}
+
+TEST_F(cache, timing_only_when_enabled)
+{
 	struct my_shmem_sync req;
 	uint32_t *p;
-	long calls;
+	long reads;
 
 	if (access(TRACEFS "set_graph_function", W_OK))
 		SKIP(return, "no %sset_graph_function (function_graph tracer missing)", TRACEFS);
@@ -547,22 +601,20 @@ TEST_F(cache, timing_only_when_enabled)
 	ASSERT_EQ(0, trace_write("set_graph_function", "my_shmem_dcache_inval_poc"));
 	ASSERT_EQ(0, trace_write("current_tracer", "function_graph"));
 	ASSERT_TRUE(trace_event_on("inval", false));
-	ASSERT_EQ(0, trace_write("trace", ""));
-	ASSERT_EQ(0, get_stats(self->fd, &st0));
-	ASSERT_EQ(0, ioctl(self->fd, MY_SHMEM_IOC_SYNC, &req));
-	ASSERT_EQ(0, get_stats(self->fd, &st1));
-	EXPECT_EQ(st0.invals + 1, st1.invals);
-	calls = trace_count("my_shmem_dcache_inval_poc");
-	ASSERT_LE(1, calls) TH_LOG("function_graph did not see the wrapper");
-	calls = trace_count("ktime_get");
-	EXPECT_EQ(0, calls) TH_LOG("event off, clock read anyway (%ld ktime_get)", calls);
+	reads = timing_batch(_metadata, self->fd, &req, "event off");
+	ASSERT_LE(0, reads) TH_LOG("event off: no batch fully graphed in %d tries", TIMING_TRIES);
+	EXPECT_GT(TIMING_CALLS / 2, reads)
+		TH_LOG("event off, clock read anyway: %ld ktime_get in %d calls", reads, TIMING_CALLS);
+	if (reads)
+		TH_LOG("event off: %ld ktime_get in %d calls, fewer than one per call: not the wrapper's own",
+		       reads, TIMING_CALLS);
 
-	ASSERT_TRUE(trace_event_on("inval", true));	/* empties the buffer */
-	ASSERT_EQ(0, ioctl(self->fd, MY_SHMEM_IOC_SYNC, &req));
-	ASSERT_EQ(0, get_stats(self->fd, &st0));
-	EXPECT_EQ(st1.invals + 1, st0.invals);
-	EXPECT_LE(2, trace_count("ktime_get")) TH_LOG("event on, but no clock read");
-	EXPECT_EQ(1, trace_count("inval: size="));
+	ASSERT_TRUE(trace_event_on("inval", true));
+	reads = timing_batch(_metadata, self->fd, &req, "event on");
+	ASSERT_LE(0, reads) TH_LOG("event on: no batch fully graphed in %d tries", TIMING_TRIES);
+	EXPECT_LE(2 * TIMING_CALLS, reads)
+		TH_LOG("event on: %ld clock reads in %d calls, want 2 per call", reads, TIMING_CALLS);
+	EXPECT_EQ(TIMING_CALLS, trace_count("inval: size="));
 	ASSERT_EQ(0, trace_write("current_tracer", "nop"));
 	munmap(p, page_size());
 }
