@@ -1207,9 +1207,18 @@ TEST_F_TIMEOUT(model, random_run, 600)
 #define LT_PAGES	4
 
 /*
- * A barrier in ordinary memory that spins a little, then yields: a futex
- * sleep and wake-up per iteration (pthread_barrier_wait()) costs more than
- * the iteration itself under TCG, and there may be more threads than vCPUs.
+ * A barrier in ordinary memory that spins a little, yields a little, then
+ * naps: a futex sleep and wake-up per iteration (pthread_barrier_wait())
+ * costs more than the iteration itself under TCG, and there may be more
+ * threads than vCPUs (the threads are pinned, two to a vCPU on a 2-vCPU
+ * guest). Yielding alone is not enough: sched_yield() may return to the
+ * same task, which spins on while the thread it waits for is runnable on
+ * its vCPU (an idle aarch64 6.12 guest once took 47 s for 2-node store
+ * buffering against 4.6 s, and over 300 s for 4-node message passing). A
+ * nap takes the task off the vCPU, and its own timer wakes it: no other
+ * vCPU has to wake it, as a futex wake-up does (that cost 22 ms per
+ * iteration on an idle aarch64 guest: 4-node store buffering 233 s against
+ * 8.4 s).
  */
 struct spin_barrier {
 	_Atomic unsigned int count, gen;
@@ -1218,6 +1227,7 @@ struct spin_barrier {
 
 static void spin_barrier_wait(struct spin_barrier *b)
 {
+	const struct timespec nap = { .tv_nsec = 20 * 1000 };
 	unsigned int gen = atomic_load(&b->gen), spins = 0;
 
 	if (atomic_fetch_add(&b->count, 1) + 1 == b->n) {
@@ -1225,9 +1235,14 @@ static void spin_barrier_wait(struct spin_barrier *b)
 		atomic_fetch_add(&b->gen, 1);
 		return;
 	}
-	while (atomic_load(&b->gen) == gen)
-		if (++spins > 200)
+	while (atomic_load(&b->gen) == gen) {
+		if (++spins <= 200)
+			continue;
+		if (spins <= 264)
 			sched_yield();
+		else
+			nanosleep(&nap, NULL);
+	}
 }
 
 struct litmus_run {
