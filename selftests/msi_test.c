@@ -1211,12 +1211,13 @@ TEST_F_TIMEOUT(model, random_run, 600)
  * naps: a futex sleep and wake-up per iteration (pthread_barrier_wait())
  * costs more than the iteration itself under TCG, and there may be more
  * threads than vCPUs (the threads are pinned, two to a vCPU on a 2-vCPU
- * guest). Yielding alone is not enough: sched_yield() may return to the
- * same task, which spins on while the thread it waits for is runnable on
- * its vCPU (an idle aarch64 6.12 guest once took 47 s for 2-node store
- * buffering against 4.6 s, and over 300 s for 4-node message passing). A
- * nap takes the task off the vCPU, and its own timer wakes it: no other
- * vCPU has to wake it, as a futex wake-up does (that cost 22 ms per
+ * guest). Spinning and yielding alone were sometimes far slower: an idle
+ * aarch64 6.12 guest once took 47 s for 2-node store buffering against
+ * 4.6 s, and over 300 s for 4-node message passing (cause not established:
+ * sched_yield() may return to the same task while the thread it waits for
+ * is runnable on its vCPU, and a spinning vCPU takes host time from the
+ * other). A nap surely gives the vCPU up, and the task's own timer wakes
+ * it: no other vCPU has to, as with a futex (that cost 22 ms per
  * iteration on an idle aarch64 guest: 4-node store buffering 233 s against
  * 8.4 s).
  */
