@@ -1253,6 +1253,8 @@ struct litmus_run {
 	bool sb;			/* store buffering, else message passing */
 	struct spin_barrier bar;
 	uint32_t (*res)[LT_MAX][2];	/* [iteration][thread]: values read */
+	double slowest;			/* thread 0: longest iteration, s */
+	unsigned long slow;		/* thread 0: iterations over 10 ms */
 };
 
 struct lt_arg {
@@ -1271,6 +1273,7 @@ static void *lt_thread(void *arg)
 	struct litmus_run *r = a->r;
 	const struct node *n = &r->nodes[a->t];
 	uint64_t rnd = 0x9e3779b97f4a7c15ULL * (a->t + 1);
+	double last = 0, now;
 	int t = a->t;
 	unsigned long i;
 
@@ -1279,6 +1282,15 @@ static void *lt_thread(void *arg)
 		volatile unsigned int delay = xs_next(&rnd) % 32768;
 
 		spin_barrier_wait(&r->bar);
+		/* How the time is spread: a few stalls, or every iteration? */
+		if (t == 0) {
+			now = now_sec();
+			if (last && now - last > r->slowest)
+				r->slowest = now - last;
+			if (last && now - last > 0.010)
+				r->slow++;
+			last = now;
+		}
 		/*
 		 * A random head start, about one fault's time at most: the
 		 * threads' accesses interleave in every order, not only "one
@@ -1380,10 +1392,10 @@ TEST_F_TIMEOUT(litmus, message_passing, 300)
 				TH_LOG("iteration %lu thread %d: flag new, data old", i, t);
 		}
 	}
-	msg("mp %d nodes, %lu iterations (%.1f s): flag old/data old %lu, "
-	    "old/new %lu, new/new %lu, new/old (forbidden) %lu, stale %lu\n",
-	    r.n, r.iters, now_sec() - t0, hist[0][0], hist[0][1],
-	    hist[1][1], hist[1][0], stale);
+	msg("mp %d nodes, %lu iterations (%.1f s; slowest %.1f ms, %lu over 10 ms): "
+	    "flag old/data old %lu, old/new %lu, new/new %lu, new/old (forbidden) %lu, "
+	    "stale %lu\n", r.n, r.iters, now_sec() - t0, r.slowest * 1e3, r.slow,
+	    hist[0][0], hist[0][1], hist[1][1], hist[1][0], stale);
 	EXPECT_EQ(0, bad);
 	EXPECT_EQ(0, stale);
 	free(r.res);
@@ -1427,8 +1439,9 @@ TEST_F_TIMEOUT(litmus, store_buffering, 300)
 			len += snprintf(line + len, sizeof(line) - len, "%lu", i >> t & 1);
 		len += snprintf(line + len, sizeof(line) - len, ":%lu", hist[i]);
 	}
-	msg("sb %d nodes, %lu iterations (%.1f s), 1 = new:%s; forbidden %lu, stale %lu\n",
-	    r.n, r.iters, now_sec() - t0, line, bad, stale);
+	msg("sb %d nodes, %lu iterations (%.1f s; slowest %.1f ms, %lu over 10 ms), "
+	    "1 = new:%s; forbidden %lu, stale %lu\n", r.n, r.iters, now_sec() - t0,
+	    r.slowest * 1e3, r.slow, line, bad, stale);
 	EXPECT_EQ(0, bad);
 	EXPECT_EQ(0, stale);
 	free(r.res);
