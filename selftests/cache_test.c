@@ -41,6 +41,29 @@ FIXTURE_TEARDOWN(cache)
 }
 
 /*
+ * Put function_graph on the functions listed in @roots (newline-separated)
+ * and what they call of @roots and @also, nothing else: the whole kernel
+ * under function_graph is slow. A timer interrupt landing inside a root
+ * reads the clock too (seen under the arm64 debug kernel): interrupts stay
+ * out of the graph. Returns 0 or -errno.
+ */
+static int graph_functions(const char *roots, const char *also)
+{
+	char filter[256];
+	int err;
+
+	snprintf(filter, sizeof(filter), "%s%s", roots, also);
+	err = trace_write("options/funcgraph-irqs", "0");
+	if (!err)
+		err = trace_write("set_ftrace_filter", filter);
+	if (!err)
+		err = trace_write("set_graph_function", roots);
+	if (!err)
+		err = trace_write("current_tracer", "function_graph");
+	return err;
+}
+
+/*
  * Closing a VMA cleans each intersecting run once, whole: a VMA covering
  * parts of three order-2 runs gives three cleans of 16 KiB each.
  */
@@ -422,13 +445,8 @@ TEST_F(cache, dma_reaches_arch_sync)
 	ASSERT_NE(MAP_FAILED, p);
 	p[0] = THESIS_PATTERN;	/* backs one order-1 run */
 
-	ASSERT_EQ(0, trace_write("options/funcgraph-irqs", "0"));
-	ASSERT_EQ(0, trace_write("set_ftrace_filter",
-				 "my_shmem_dcache_clean_poc\nmy_shmem_dcache_inval_poc\n"
-				 "arch_sync_dma_for_device\narch_sync_dma_for_cpu\n"));
-	ASSERT_EQ(0, trace_write("set_graph_function",
-				 "my_shmem_dcache_clean_poc\nmy_shmem_dcache_inval_poc\n"));
-	ASSERT_EQ(0, trace_write("current_tracer", "function_graph"));
+	ASSERT_EQ(0, graph_functions("my_shmem_dcache_clean_poc\nmy_shmem_dcache_inval_poc\n",
+				     "arch_sync_dma_for_device\narch_sync_dma_for_cpu\n"));
 	ASSERT_EQ(0, trace_write("trace", ""));
 	ASSERT_EQ(0, ioctl(self->fd, MY_SHMEM_IOC_SYNC, &req));
 	ASSERT_EQ(1, req.allocs);
@@ -597,15 +615,7 @@ TEST_F(cache, timing_only_when_enabled)
 	ASSERT_NE(MAP_FAILED, p);
 	p[0] = THESIS_PATTERN;
 
-	/*
-	 * Hook only these two: the whole kernel under function_graph is slow.
-	 * A timer interrupt landing inside the wrapper reads the clock too
-	 * (seen under the arm64 debug kernel): leave interrupts out of the graph.
-	 */
-	ASSERT_EQ(0, trace_write("options/funcgraph-irqs", "0"));
-	ASSERT_EQ(0, trace_write("set_ftrace_filter", "my_shmem_dcache_inval_poc\nktime_get\n"));
-	ASSERT_EQ(0, trace_write("set_graph_function", "my_shmem_dcache_inval_poc"));
-	ASSERT_EQ(0, trace_write("current_tracer", "function_graph"));
+	ASSERT_EQ(0, graph_functions("my_shmem_dcache_inval_poc\n", "ktime_get\n"));
 	ASSERT_TRUE(trace_event_on("inval", false));
 	reads = timing_batch(_metadata, self->fd, &req, "event off");
 	ASSERT_LE(0, reads);

@@ -1273,7 +1273,7 @@ static void *lt_thread(void *arg)
 	struct litmus_run *r = a->r;
 	const struct node *n = &r->nodes[a->t];
 	uint64_t rnd = 0x9e3779b97f4a7c15ULL * (a->t + 1);
-	double last = 0, now;
+	double last = 0, now, took;
 	int t = a->t;
 	unsigned long i;
 
@@ -1285,9 +1285,10 @@ static void *lt_thread(void *arg)
 		/* How the time is spread: a few stalls, or every iteration? */
 		if (t == 0) {
 			now = now_sec();
-			if (last && now - last > r->slowest)
-				r->slowest = now - last;
-			if (last && now - last > 0.010)
+			took = last ? now - last : 0;
+			if (took > r->slowest)
+				r->slowest = took;
+			if (took > 0.010)
 				r->slow++;
 			last = now;
 		}
