@@ -226,6 +226,20 @@ class Identification(unittest.TestCase):
         self.assertIsNone(m['prealloc'])
         self.assertIn('unknown', m['how'])
 
+    def test_clocksource(self):
+        tmp = tempfile.mkdtemp()
+        try:
+            path = os.path.join(tmp, 'current_clocksource')
+            with open(path, 'w') as f:
+                f.write('tsc\n')
+            self.assertEqual(X.clocksource(path), 'tsc')
+            with open(path, 'w') as f:
+                f.write('\n')
+            self.assertIsNone(X.clocksource(path))
+            self.assertIsNone(X.clocksource(os.path.join(tmp, 'absent')))
+        finally:
+            shutil.rmtree(tmp)
+
     def test_caveat_from_docs(self):
         text = read(os.path.join(REPO, 'docs', 'tcg-caveat.txt')).strip()
         self.assertEqual(X.caveat({'MY_SHMEM_ACCEL': 'TCG'}), text)
@@ -738,6 +752,7 @@ class IndexAndMeta(unittest.TestCase):
         self.assertIsNone(m['qemu_version'])
         self.assertIsNone(m['caveat'])
         self.assertEqual(m['memory']['prealloc'], None)
+        self.assertEqual(m['clocksource'], X.clocksource())
         self.assertEqual(m['experiments'], ['E6'])
         self.assertIsNone(m['finished'])
         json.dumps(m)
