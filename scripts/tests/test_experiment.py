@@ -274,6 +274,28 @@ CPU:0 [3 EVENTS DROPPED]
         self.assertEqual(X.split_report(self.REPORT, 'order4', 'flush_tlb_mm_range', 'my_shmem'),
                          ['cpus=2', 'CPU:1 [12 EVENTS DROPPED]', 'CPU:0 [3 EVENTS DROPPED]'])
 
+    def test_split_by_timestamp_not_position(self):
+        # trace-cmd report printed CPU 0's later calls before CPU 1's
+        # earlier end marker (aarch64 smoke, 2026-12-01): they belong to
+        # the job whose markers bracket their timestamps
+        report = """cpus=2
+ python3-158   [001]    74.674680: print:                tracing_mark_write: my_shmem-experiment begin order0
+ shmemctl-272   [000]    74.801309: funcgraph_entry:        2.000 us   |  my_shmem_dcache_clean_poc();
+ shmemctl-271   [001]    74.750632: funcgraph_entry:        1.232 us   |  my_shmem_dcache_clean_poc();
+ python3-158   [001]    74.761866: print:                tracing_mark_write: my_shmem-experiment end order0
+ python3-158   [001]    74.762605: print:                tracing_mark_write: my_shmem-experiment begin order2
+ python3-158   [001]    74.812769: print:                tracing_mark_write: my_shmem-experiment end order2
+""".splitlines()
+        fn = 'my_shmem_dcache_clean_poc'
+        o0 = [x for x in X.split_report(report, 'order0', fn) if fn in x]
+        o2 = [x for x in X.split_report(report, 'order2', fn) if fn in x]
+        self.assertEqual(len(o0), 1)
+        self.assertIn('1.232', o0[0])
+        self.assertEqual(len(o2), 1)
+        self.assertIn('74.801309', o2[0])
+        # a job without its end marker gets nothing
+        self.assertEqual(X.split_report(report[:4], 'order0', fn), ['cpus=2'])
+
     def test_dropped(self):
         self.assertEqual(X.dropped(self.REPORT), 15)
 
